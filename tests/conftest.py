@@ -1,0 +1,20 @@
+"""Shared fixtures: every test that takes ``backend`` runs once per available backend."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from backends import Backend, backend_params
+
+
+@pytest.fixture(params=backend_params())
+def backend(request: pytest.FixtureRequest) -> Backend:
+    """NumPy always; array_api_strict on a non-default device; PyTorch; CuPy on a GPU."""
+    return request.param()
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    """A seeded host generator: inputs are drawn here and moved to the backend."""
+    return np.random.default_rng(231)

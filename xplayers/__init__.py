@@ -1,0 +1,27 @@
+"""xplayers: course-style neural-network layers on NumPy (CPU) and CuPy (GPU).
+
+>>> import numpy as np, xplayers
+>>> from xplayers.layers import affine_forward
+>>> out, cache = affine_forward(np.ones((2, 3)), np.ones((3, 4)), np.zeros(4))
+>>> out.shape
+(2, 4)
+"""
+
+from ._cuda import cuda_available
+from .backend import device_of, get_array_module, is_cupy_array
+from .devices import available_devices, default_device, resolve_device, to_device, to_numpy
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    "available_devices",
+    "cuda_available",
+    "default_device",
+    "device_of",
+    "get_array_module",
+    "is_cupy_array",
+    "resolve_device",
+    "to_device",
+    "to_numpy",
+]

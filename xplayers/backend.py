@@ -1,0 +1,163 @@
+"""Which array library an array belongs to, which device it lives on, and its namespace.
+
+Layers call :func:`get_array_module` once, at the top, with their array arguments named,
+and pass the namespace ``xp`` down. Everything else in the package is written against
+the Python Array API standard through that namespace.
+"""
+
+from __future__ import annotations
+
+import sys
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+__all__ = [
+    "array_library",
+    "device_of",
+    "get_array_module",
+    "is_array",
+    "is_cupy_array",
+    "is_numpy_array",
+    "is_torch_array",
+]
+
+
+def is_numpy_array(x: Any) -> bool:
+    """True for a ``numpy.ndarray`` (not for NumPy scalars)."""
+    return isinstance(x, np.ndarray)
+
+
+def is_cupy_array(x: Any) -> bool:
+    """True for a ``cupy.ndarray``; never imports CuPy."""
+    cupy = sys.modules.get("cupy")
+    return cupy is not None and isinstance(x, cupy.ndarray)
+
+
+def is_torch_array(x: Any) -> bool:
+    """True for a ``torch.Tensor``; never imports PyTorch."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(x, torch.Tensor)
+
+
+def is_array(x: Any) -> bool:
+    """True for an array of any supported library (NumPy, CuPy, PyTorch or Array API)."""
+    return (
+        is_numpy_array(x)
+        or is_cupy_array(x)
+        or is_torch_array(x)
+        or hasattr(x, "__array_namespace__")
+    )
+
+
+def array_library(x: Any) -> str:
+    """Name of the library that owns array ``x``: ``'numpy'``, ``'cupy'``, ``'torch'``, ...
+
+    Raises
+    ------
+    TypeError
+        If ``x`` is not an array.
+    """
+    if is_numpy_array(x):
+        return "numpy"
+    if is_cupy_array(x):
+        return "cupy"
+    if is_torch_array(x):
+        return "torch"
+    if hasattr(x, "__array_namespace__"):
+        return type(x).__module__.split(".")[0]
+    raise TypeError(f"expected an array, got {type(x).__name__}")
+
+
+def device_of(x: Any) -> str:
+    """The device an array lives on, as a string.
+
+    ``'cpu'`` for NumPy arrays, ``'cuda:N'`` for CuPy arrays, PyTorch's own device string for
+    tensors (``'cpu'``, ``'cuda:0'``), and ``str(x.device)`` for other Array API arrays.
+    Python and NumPy scalars and ``None`` live on ``'cpu'``.
+    """
+    if x is None or isinstance(x, (bool, int, float, complex, np.generic)):
+        return "cpu"
+    library = array_library(x)
+    if library == "numpy":
+        return "cpu"
+    if library == "cupy":
+        return f"cuda:{x.device.id}"
+    if library == "torch":
+        return str(x.device)
+    return str(x.device)
+
+
+def _namespace_for(x: Any, library: str) -> ModuleType:
+    if library == "numpy":
+        return np
+    if library == "cupy":
+        import array_api_compat.cupy as compat_cupy
+
+        return compat_cupy
+    if library == "torch":
+        import array_api_compat.torch as compat_torch
+
+        return compat_torch
+    return x.__array_namespace__()
+
+
+def _describe(name: str, x: Any) -> str:  # "x is a numpy array on device cpu"
+    return f"{name} is a {array_library(x)} array on device {device_of(x)}"
+
+
+def _move_hint(device: str) -> str:
+    if device.startswith(("cpu", "cuda")) and "(" not in device:
+        return f"xplayers.to_device(array, {device!r})"
+    return "the library's own transfer call"
+
+
+def get_array_module(*arrays: Any, **named_arrays: Any) -> ModuleType:
+    """Return the Array API namespace shared by the given arrays.
+
+    Arguments that are ``None`` or Python/NumPy scalars are ignored. Name arrays with keyword
+    arguments (``get_array_module(x=x, w=w)``) so that errors can say which argument is where.
+
+    Returns
+    -------
+    module
+        ``numpy`` for NumPy arrays (NumPy 2 implements the standard), the
+        ``array_api_compat`` wrapper for CuPy and PyTorch, ``x.__array_namespace__()``
+        otherwise, and ``numpy`` when no array is given.
+
+    Raises
+    ------
+    TypeError
+        If the arrays come from different libraries, or an argument is not an array.
+    ValueError
+        If the arrays share a library but live on different devices.
+    """
+    named = [(f"argument {i}", a) for i, a in enumerate(arrays)] + list(named_arrays.items())
+    present = []
+    for name, value in named:
+        if value is None or isinstance(value, (bool, int, float, complex, np.generic)):
+            continue
+        if not is_array(value):
+            raise TypeError(f"{name} must be an array, got {type(value).__name__}")
+        present.append((name, value))
+    if not present:
+        return np
+
+    first_name, first = present[0]
+    first_library, first_device = array_library(first), device_of(first)
+    for name, value in present[1:]:
+        library, device = array_library(value), device_of(value)
+        if library != first_library:
+            raise TypeError(
+                "arrays from different libraries cannot be mixed: "
+                f"{_describe(first_name, first)}, {_describe(name, value)}; "
+                f"move them to one device first, e.g. {_move_hint(first_device)}"
+            )
+        if device != first_device:
+            raise ValueError(
+                "arrays on different devices cannot be mixed: "
+                f"{_describe(first_name, first)}, {_describe(name, value)}; "
+                f"move them to one device first, e.g. {_move_hint(first_device)}"
+            )
+    return _namespace_for(first, first_library)

@@ -1,0 +1,158 @@
+"""Device names, the default device, and moving (nested) arrays between devices."""
+
+from __future__ import annotations
+
+import os
+import re
+from typing import Any
+
+import numpy as np
+
+from ._cuda import cuda_device_count, cuda_status, log_cpu_fallback, require_cupy
+from .backend import array_library, device_of, is_array
+
+__all__ = [
+    "available_devices",
+    "default_device",
+    "resolve_device",
+    "to_device",
+    "to_numpy",
+]
+
+DEVICE_ENV = "XPLAYERS_DEVICE"
+_DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+def _parse(device: str, *, origin: str) -> str:
+    if not isinstance(device, str):
+        raise TypeError(f"{origin} must be a string such as 'cpu' or 'cuda:0', got {device!r}")
+    name = device.strip().lower()
+    if not _DEVICE_PATTERN.match(name):
+        raise ValueError(f"{origin} must be one of auto, cpu, cuda or cuda:N, got {device!r}")
+    return name
+
+
+def _check_cuda(name: str, *, origin: str) -> str:
+    usable, reason = cuda_status()
+    if not usable:
+        raise RuntimeError(f"{origin} asks for {name!r} but the GPU is not usable: {reason}")
+    index = int(name.split(":")[1]) if ":" in name else 0
+    count = cuda_device_count()
+    if index >= count:
+        raise ValueError(f"{origin} asks for {name!r} but only {count} CUDA device(s) exist")
+    return name
+
+
+def default_device() -> str:
+    """The device new work goes to: ``'cuda'`` when a GPU is usable, else ``'cpu'``.
+
+    The environment variable ``XPLAYERS_DEVICE`` (``auto``, ``cpu``, ``cuda`` or ``cuda:N``)
+    overrides the choice. Asking for CUDA when no GPU is usable raises ``RuntimeError`` that says
+    why; ``auto`` falls back to the CPU and logs the reason once.
+    """
+    requested = _parse(os.environ.get(DEVICE_ENV, "auto") or "auto", origin=DEVICE_ENV)
+    if requested == "auto":
+        if cuda_status()[0]:
+            return "cuda"
+        log_cpu_fallback()
+        return "cpu"
+    if requested.startswith("cuda"):
+        return _check_cuda(requested, origin=DEVICE_ENV)
+    return requested
+
+
+def resolve_device(device: str | None = None) -> str:
+    """Validate a device name; ``None`` and ``'auto'`` mean :func:`default_device`.
+
+    Raises
+    ------
+    ValueError
+        For a name that is not ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+    RuntimeError
+        For a CUDA device when no GPU is usable.
+    """
+    if device is None:
+        return default_device()
+    name = _parse(device, origin="device")
+    if name == "auto":
+        return default_device()
+    if name.startswith("cuda"):
+        return _check_cuda(name, origin="device")
+    return name
+
+
+def available_devices() -> list[str]:
+    """Devices this process can use: ``['cpu']`` plus ``'cuda:N'`` for each usable GPU."""
+    return ["cpu"] + [f"cuda:{i}" for i in range(cuda_device_count())]
+
+
+def _cuda_index(device: str) -> int:
+    return int(device.split(":")[1]) if ":" in device else 0
+
+
+def _array_to_cpu(x: Any) -> np.ndarray:
+    library = array_library(x)
+    if library == "numpy":
+        return x
+    if library == "cupy":
+        return x.get()
+    if library == "torch":
+        return x.detach().cpu().numpy()
+    return np.from_dlpack(x)
+
+
+def _array_to_cuda(x: Any, device: str) -> Any:
+    cupy = require_cupy()
+    index = _cuda_index(device)
+    library = array_library(x)
+    if library == "cupy" and x.device.id == index:
+        return x
+    with cupy.cuda.Device(index):
+        if library == "cupy":
+            return x.copy()
+        if library == "torch" and x.device.type == "cuda":
+            if x.device.index == index:
+                return cupy.from_dlpack(x.detach())
+            return cupy.asarray(x.detach().cpu().numpy())
+        return cupy.asarray(_array_to_cpu(x))
+
+
+def to_device(obj: Any, device: str | None = None) -> Any:
+    """Move arrays to ``device`` (``'cpu'`` gives NumPy arrays, ``'cuda[:N]'`` CuPy arrays).
+
+    ``obj`` may be an array, a Python or NumPy scalar, ``None``, or a nested ``dict``, ``list``
+    or ``tuple`` of these (a whole ``params`` dict, say); containers keep their type and
+    non-array leaves are returned unchanged. Arrays already on ``device`` are not copied;
+    PyTorch CUDA tensors reach CuPy through DLPack without a copy.
+    """
+    target = resolve_device(device)
+    if isinstance(obj, dict):
+        return type(obj)((key, to_device(value, target)) for key, value in obj.items())
+    if isinstance(obj, (list, tuple)):
+        moved = [to_device(value, target) for value in obj]
+        return type(obj)(*moved) if hasattr(obj, "_fields") else type(obj)(moved)
+    if not is_array(obj):
+        return obj
+    if target == "cpu":
+        return _array_to_cpu(obj)
+    return _array_to_cuda(obj, target)
+
+
+def to_numpy(obj: Any) -> Any:
+    """Like ``to_device(obj, 'cpu')``: every array becomes a NumPy array on the host."""
+    return to_device(obj, "cpu")
+
+
+def same_device(device_a: str, device_b: str) -> bool:
+    """True when two device names denote the same device (``'cuda'`` is ``'cuda:0'``)."""
+
+    def canonical(name: str) -> str:
+        return "cuda:0" if name == "cuda" else name
+
+    return canonical(device_a) == canonical(device_b)
+
+
+def device_name(x: Any) -> str:
+    """The xplayers device name an array belongs to: ``'cpu'`` or ``'cuda:N'``."""
+    name = device_of(x)
+    return name if name.startswith("cuda") else "cpu"

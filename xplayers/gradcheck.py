@@ -1,0 +1,114 @@
+"""Numerical gradients by centred differences, for arrays of any backend.
+
+The perturbed evaluations run on ``x``'s own backend and device; the differences are taken
+in float64 on the host, so a float64 input gives gradients good to about ``h**2``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .backend import get_array_module
+from .devices import to_numpy
+
+__all__ = ["eval_numerical_gradient", "eval_numerical_gradient_array", "rel_error"]
+
+
+def _scalar(value: Any) -> float:
+    return float(to_numpy(value)) if not isinstance(value, (int, float)) else float(value)
+
+
+def _perturbed(
+    f: Callable[[Any], Any], x: Any, index: tuple[int, ...], h: float
+) -> tuple[Any, Any]:
+    old = x[index]
+    x[index] = old + h
+    plus = f(x)
+    x[index] = old - h
+    minus = f(x)
+    x[index] = old
+    return plus, minus
+
+
+def eval_numerical_gradient(
+    f: Callable[[Any], Any], x: Any, verbose: bool = True, h: float = 1e-5
+) -> Any:
+    """Numerical gradient of a scalar function ``f`` at ``x``.
+
+    Parameters
+    ----------
+    f : callable
+        Takes the array ``x`` and returns a scalar (a float or a 0-d array).
+    x : array, any shape
+        The point; it is perturbed in place one element at a time and restored.
+    verbose : bool
+        Print each index and its gradient.
+    h : float
+        Step of the centred difference.
+
+    Returns
+    -------
+    array, same shape, dtype, backend and device as ``x``
+    """
+    xp = get_array_module(x=x)
+    grad = np.zeros(tuple(x.shape), dtype=np.float64)
+    for index in np.ndindex(*grad.shape):
+        plus, minus = _perturbed(f, x, index, h)
+        grad[index] = (_scalar(plus) - _scalar(minus)) / (2 * h)
+        if verbose:
+            print(index, grad[index])
+    return _like(grad, x, xp)
+
+
+def eval_numerical_gradient_array(
+    f: Callable[[Any], Any], x: Any, df: Any, h: float = 1e-5
+) -> Any:
+    """Numerical gradient of ``sum(f(x) * df)`` with respect to ``x``.
+
+    Parameters
+    ----------
+    f : callable
+        Takes the array ``x`` and returns an array shaped like ``df``.
+    x : array, any shape
+        The point; perturbed in place and restored.
+    df : array
+        Upstream gradient, shaped like ``f(x)``.
+    h : float
+        Step of the centred difference.
+
+    Returns
+    -------
+    array, same shape, dtype, backend and device as ``x``
+    """
+    xp = get_array_module(x=x, df=df)
+    grad = np.zeros(tuple(x.shape), dtype=np.float64)
+    upstream = np.asarray(to_numpy(df), dtype=np.float64)
+    for index in np.ndindex(*grad.shape):
+        plus, minus = _perturbed(f, x, index, h)
+        diff = np.asarray(to_numpy(plus), dtype=np.float64) - np.asarray(
+            to_numpy(minus), dtype=np.float64
+        )
+        grad[index] = np.sum(diff * upstream) / (2 * h)
+    return _like(grad, x, xp)
+
+
+def _like(host: np.ndarray, x: Any, xp: Any) -> Any:
+    if isinstance(x, np.ndarray):
+        return host.astype(x.dtype, copy=False)
+    return xp.astype(xp.asarray(host, device=x.device), x.dtype)
+
+
+def rel_error(x: Any, y: Any) -> float:
+    """Largest relative error ``|x - y| / max(1e-8, |x| + |y|)`` over all elements.
+
+    ``x`` and ``y`` may be arrays of any backend (or scalars); they are compared on the host
+    in float64.
+    """
+    a = np.asarray(to_numpy(x), dtype=np.float64)
+    b = np.asarray(to_numpy(y), dtype=np.float64)
+    if a.shape != b.shape and a.size != 1 and b.size != 1:
+        raise ValueError(f"rel_error: x has shape {a.shape} but y has shape {b.shape}")
+    return float(np.max(np.abs(a - b) / np.maximum(1e-8, np.abs(a) + np.abs(b))))

@@ -1,0 +1,44 @@
+"""The course's layers: ``*_forward(...) -> (out, cache)`` and ``*_backward(dout, cache)``.
+
+Every function takes arrays of one backend (NumPy, CuPy, PyTorch or any Array API library)
+and returns arrays of that backend, on the same device, in the same floating dtype.
+"""
+
+from .affine import affine_backward, affine_forward
+from .batchnorm import batchnorm_backward, batchnorm_backward_alt, batchnorm_forward
+from .conv import conv_backward, conv_forward
+from .dropout import dropout_backward, dropout_forward
+from .layernorm import layernorm_backward, layernorm_forward
+from .losses import softmax_loss, svm_loss
+from .pooling import max_pool_backward, max_pool_forward
+from .relu import relu_backward, relu_forward
+from .spatial_norm import (
+    spatial_batchnorm_backward,
+    spatial_batchnorm_forward,
+    spatial_groupnorm_backward,
+    spatial_groupnorm_forward,
+)
+
+__all__ = [
+    "affine_backward",
+    "affine_forward",
+    "batchnorm_backward",
+    "batchnorm_backward_alt",
+    "batchnorm_forward",
+    "conv_backward",
+    "conv_forward",
+    "dropout_backward",
+    "dropout_forward",
+    "layernorm_backward",
+    "layernorm_forward",
+    "max_pool_backward",
+    "max_pool_forward",
+    "relu_backward",
+    "relu_forward",
+    "softmax_loss",
+    "spatial_batchnorm_backward",
+    "spatial_batchnorm_forward",
+    "spatial_groupnorm_backward",
+    "spatial_groupnorm_forward",
+    "svm_loss",
+]
