@@ -1,0 +1,320 @@
+"""First-order update rules, as in the course: ``next_w, config = rule(w, dw, config)``.
+
+Every rule takes the weights ``w`` and their gradient ``dw`` (same shape, dtype and device) and
+a ``config`` dict holding hyperparameters and state between calls. Missing keys get the
+defaults listed in each docstring; the state arrays (``velocity``, ``cache``, ``m``, ``v``) are
+created with ``zeros_like(w)``, so they live on ``w``'s device in ``w``'s dtype.
+
+``config`` is validated completely and the new state computed before anything is written, so a
+call that raises leaves the dict untouched. A successful call updates the same dict in place and
+returns it. ``w`` and ``dw`` are never modified in place.
+
+>>> import numpy as np
+>>> next_w, config = sgd(np.ones(2), np.full(2, 0.5), {"learning_rate": 0.1})
+>>> next_w
+array([0.95, 0.95])
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Callable, MutableMapping
+from types import ModuleType
+from typing import Any
+
+from ._checks import check_floating, check_same_dtype
+from .backend import get_array_module, is_array
+
+__all__ = [
+    "OPTIMIZERS",
+    "adam",
+    "get_optimizer",
+    "rmsprop",
+    "sgd",
+    "sgd_momentum",
+    "sgd_nesterov_momentum",
+]
+
+Config = MutableMapping[str, Any]
+UpdateRule = Callable[[Any, Any, "Config | None"], "tuple[Any, Config]"]
+
+
+def _begin(
+    func: str, w: Any, dw: Any, config: Config | None, state_names: tuple[str, ...]
+) -> tuple[ModuleType, Config, dict[str, Any]]:
+    """Check ``w``, ``dw`` and the state arrays in ``config``; return ``(xp, config, states)``.
+
+    ``states`` maps each name in ``state_names`` to the array found in ``config`` or ``None``.
+    """
+    if config is None:
+        config = {}
+    elif not isinstance(config, MutableMapping):
+        raise TypeError(f"{func}: config must be a dict or None, got {type(config).__name__}")
+    states = {name: config.get(name) for name in state_names}
+    for name, value in states.items():
+        if value is not None and not is_array(value):
+            raise TypeError(
+                f"{func}: config[{name!r}] must be an array shaped like w or absent, "
+                f"got {type(value).__name__}"
+            )
+    labelled = {f"config[{name!r}]": value for name, value in states.items()}
+    xp = get_array_module(w=w, dw=dw, **labelled)
+    check_floating(func, "w", w, xp)
+    check_same_dtype(func, xp, w=w, dw=dw, **labelled)
+    shape = tuple(w.shape)
+    if tuple(dw.shape) != shape:
+        raise ValueError(f"{func}: dw has shape {tuple(dw.shape)}, expected w's shape {shape}")
+    for name, value in states.items():
+        if value is not None and tuple(value.shape) != shape:
+            raise ValueError(
+                f"{func}: config[{name!r}] has shape {tuple(value.shape)}, "
+                f"expected w's shape {shape}"
+            )
+    return xp, config, states
+
+
+def _number(func: str, config: Config, key: str, default: float, kind: str) -> float:
+    """``config[key]`` (or ``default``) as a Python float, checked against ``kind``.
+
+    ``kind`` is ``'positive'`` (finite and > 0) or ``'fraction'`` (0 <= value < 1).
+    A Python float keeps float32 arithmetic in float32 on every backend.
+    """
+    value = config.get(key, default)
+    expected = "a positive finite number" if kind == "positive" else "a number in [0, 1)"
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(
+            f"{func}: config[{key!r}] must be {expected}, got {type(value).__name__} {value!r}"
+        )
+    number = float(value)
+    ok = (math.isfinite(number) and number > 0) if kind == "positive" else 0 <= number < 1
+    if not ok:
+        raise ValueError(f"{func}: config[{key!r}] must be {expected}, got {value!r}")
+    return number
+
+
+def _finish(config: Config, defaults: dict[str, float], new_state: dict[str, Any]) -> Config:
+    """Write the defaults of missing hyperparameters and the new state into ``config``."""
+    for key, value in defaults.items():
+        config.setdefault(key, value)
+    config.update(new_state)
+    return config
+
+
+def sgd(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
+    """Vanilla stochastic gradient descent: ``next_w = w - learning_rate * dw``.
+
+    Parameters
+    ----------
+    w : array, any shape
+        Weights (floating dtype).
+    dw : array, shape of ``w``
+        Gradient of the loss with respect to ``w``; same dtype and device as ``w``.
+    config : dict, optional
+        ``learning_rate`` (default 1e-2).
+
+    Returns
+    -------
+    next_w : array, shape of ``w``
+    config : dict
+        The same dict, with defaults filled in.
+    """
+    _, config, _ = _begin("sgd", w, dw, config, ())
+    defaults = {"learning_rate": 1e-2}
+    lr = _number("sgd", config, "learning_rate", defaults["learning_rate"], "positive")
+    next_w = w - lr * dw
+    return next_w, _finish(config, defaults, {})
+
+
+def sgd_momentum(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
+    """SGD with momentum: ``v = momentum * v - learning_rate * dw``; ``next_w = w + v``.
+
+    With a constant learning rate this equals ``torch.optim.SGD(momentum=mu)``, whose buffer
+    is ``-v / learning_rate``.
+
+    Parameters
+    ----------
+    w : array, any shape
+    dw : array, shape of ``w``
+    config : dict, optional
+        ``learning_rate`` (1e-2), ``momentum`` (0.9, in [0, 1)), ``velocity`` (array shaped
+        like ``w``; zeros on ``w``'s device when absent).
+
+    Returns
+    -------
+    next_w : array, shape of ``w``
+    config : dict
+        The same dict, with ``velocity`` replaced by the new velocity.
+    """
+    func = "sgd_momentum"
+    xp, config, states = _begin(func, w, dw, config, ("velocity",))
+    defaults = {"learning_rate": 1e-2, "momentum": 0.9}
+    lr = _number(func, config, "learning_rate", defaults["learning_rate"], "positive")
+    mu = _number(func, config, "momentum", defaults["momentum"], "fraction")
+    v = states["velocity"]
+    if v is None:
+        v = xp.zeros_like(w)
+    v = mu * v - lr * dw
+    next_w = w + v
+    return next_w, _finish(config, defaults, {"velocity": v})
+
+
+def sgd_nesterov_momentum(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
+    """SGD with Nesterov momentum, in the course's form (``dw`` taken at ``w``)::
+
+        v_prev = v
+        v = momentum * v - learning_rate * dw
+        next_w = w + v + momentum * (v - v_prev)
+
+    This is the change of variables of Sutskever et al. that tracks the look-ahead point, so
+    the gradient is the one at the current weights; with a constant learning rate it equals
+    ``torch.optim.SGD(momentum=mu, nesterov=True)``.
+
+    Parameters
+    ----------
+    w : array, any shape
+    dw : array, shape of ``w``
+    config : dict, optional
+        ``learning_rate`` (1e-2), ``momentum`` (0.9, in [0, 1)), ``velocity`` (zeros like ``w``).
+
+    Returns
+    -------
+    next_w : array, shape of ``w``
+    config : dict
+        The same dict, with ``velocity`` replaced by the new velocity.
+    """
+    func = "sgd_nesterov_momentum"
+    xp, config, states = _begin(func, w, dw, config, ("velocity",))
+    defaults = {"learning_rate": 1e-2, "momentum": 0.9}
+    lr = _number(func, config, "learning_rate", defaults["learning_rate"], "positive")
+    mu = _number(func, config, "momentum", defaults["momentum"], "fraction")
+    v_prev = states["velocity"]
+    if v_prev is None:
+        v_prev = xp.zeros_like(w)
+    v = mu * v_prev - lr * dw
+    next_w = w + v + mu * (v - v_prev)
+    return next_w, _finish(config, defaults, {"velocity": v})
+
+
+def rmsprop(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
+    """RMSProp: a moving average of squared gradients scales each weight's step::
+
+        cache = decay_rate * cache + (1 - decay_rate) * dw**2
+        next_w = w - learning_rate * dw / (sqrt(cache) + epsilon)
+
+    Equals ``torch.optim.RMSprop(alpha=decay_rate, eps=epsilon)``.
+
+    Parameters
+    ----------
+    w : array, any shape
+    dw : array, shape of ``w``
+    config : dict, optional
+        ``learning_rate`` (1e-2), ``decay_rate`` (0.99, in [0, 1)), ``epsilon`` (1e-8),
+        ``cache`` (zeros like ``w``).
+
+    Returns
+    -------
+    next_w : array, shape of ``w``
+    config : dict
+        The same dict, with ``cache`` replaced by the new cache.
+    """
+    func = "rmsprop"
+    xp, config, states = _begin(func, w, dw, config, ("cache",))
+    defaults = {"learning_rate": 1e-2, "decay_rate": 0.99, "epsilon": 1e-8}
+    lr = _number(func, config, "learning_rate", defaults["learning_rate"], "positive")
+    decay = _number(func, config, "decay_rate", defaults["decay_rate"], "fraction")
+    eps = _number(func, config, "epsilon", defaults["epsilon"], "positive")
+    cache = states["cache"]
+    if cache is None:
+        cache = xp.zeros_like(w)
+    cache = decay * cache + (1.0 - decay) * (dw * dw)
+    next_w = w - lr * dw / (xp.sqrt(cache) + eps)
+    return next_w, _finish(config, defaults, {"cache": cache})
+
+
+def adam(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
+    """Adam with bias correction; ``t`` is incremented BEFORE the correction::
+
+        t += 1
+        m = beta1 * m + (1 - beta1) * dw
+        v = beta2 * v + (1 - beta2) * dw**2
+        next_w = w - learning_rate * (m / (1 - beta1**t)) / (sqrt(v / (1 - beta2**t)) + epsilon)
+
+    Equals ``torch.optim.Adam(betas=(beta1, beta2), eps=epsilon)``.
+
+    Parameters
+    ----------
+    w : array, any shape
+    dw : array, shape of ``w``
+    config : dict, optional
+        ``learning_rate`` (1e-3), ``beta1`` (0.9), ``beta2`` (0.999), ``epsilon`` (1e-8),
+        ``m`` and ``v`` (zeros like ``w``), ``t`` (0, a non-negative integer: steps taken).
+
+    Returns
+    -------
+    next_w : array, shape of ``w``
+    config : dict
+        The same dict, with new ``m``, ``v`` and ``t``.
+    """
+    func = "adam"
+    xp, config, states = _begin(func, w, dw, config, ("m", "v"))
+    defaults = {"learning_rate": 1e-3, "beta1": 0.9, "beta2": 0.999, "epsilon": 1e-8}
+    lr = _number(func, config, "learning_rate", defaults["learning_rate"], "positive")
+    beta1 = _number(func, config, "beta1", defaults["beta1"], "fraction")
+    beta2 = _number(func, config, "beta2", defaults["beta2"], "fraction")
+    eps = _number(func, config, "epsilon", defaults["epsilon"], "positive")
+    t = config.get("t", 0)
+    if isinstance(t, bool) or not isinstance(t, numbers.Integral):
+        raise TypeError(
+            f"{func}: config['t'] must be a non-negative integer (steps taken), "
+            f"got {type(t).__name__} {t!r}"
+        )
+    if t < 0:
+        raise ValueError(f"{func}: config['t'] must be a non-negative integer, got {t!r}")
+    m, v = states["m"], states["v"]
+    if m is None:
+        m = xp.zeros_like(w)
+    if v is None:
+        v = xp.zeros_like(w)
+    t = int(t) + 1
+    m = beta1 * m + (1.0 - beta1) * dw
+    v = beta2 * v + (1.0 - beta2) * (dw * dw)
+    m_hat = m / (1.0 - beta1**t)
+    v_hat = v / (1.0 - beta2**t)
+    next_w = w - lr * m_hat / (xp.sqrt(v_hat) + eps)
+    return next_w, _finish(config, defaults, {"m": m, "v": v, "t": t})
+
+
+OPTIMIZERS: dict[str, UpdateRule] = {
+    "sgd": sgd,
+    "sgd_momentum": sgd_momentum,
+    "sgd_nesterov_momentum": sgd_nesterov_momentum,
+    "rmsprop": rmsprop,
+    "adam": adam,
+}
+
+
+def get_optimizer(name_or_callable: str | UpdateRule) -> UpdateRule:
+    """The update rule called ``name_or_callable`` in :data:`OPTIMIZERS`, or the callable itself.
+
+    Raises
+    ------
+    ValueError
+        For an unknown name; the message lists the valid names.
+    TypeError
+        For anything that is neither a string nor callable.
+    """
+    if callable(name_or_callable):
+        return name_or_callable
+    if not isinstance(name_or_callable, str):
+        raise TypeError(
+            "update rule must be a name or a callable (w, dw, config) -> (next_w, config), "
+            f"got {type(name_or_callable).__name__}"
+        )
+    try:
+        return OPTIMIZERS[name_or_callable]
+    except KeyError:
+        valid = ", ".join(sorted(OPTIMIZERS))
+        raise ValueError(
+            f"unknown update rule {name_or_callable!r}; valid names are: {valid}"
+        ) from None
