@@ -1,0 +1,376 @@
+"""Update rules against hand-computed steps, a plain-Python reference and ``torch.optim``."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from backends import assert_close, dtype_name, tolerance
+
+from xplayers.backend import array_library, device_of
+from xplayers.optim import (
+    OPTIMIZERS,
+    adam,
+    get_optimizer,
+    rmsprop,
+    sgd,
+    sgd_momentum,
+    sgd_nesterov_momentum,
+)
+
+STATE_KEYS = {
+    "sgd": (),
+    "sgd_momentum": ("velocity",),
+    "sgd_nesterov_momentum": ("velocity",),
+    "rmsprop": ("cache",),
+    "adam": ("m", "v"),
+}
+
+
+def host(x):
+    return np.asarray(x, dtype=np.float64)
+
+
+# --- Steps worked out by hand ------------------------------------------------------------
+
+
+def test_sgd_by_hand(backend):
+    w = backend.asarray([1.0, -2.0], np.float64)
+    dw = backend.asarray([0.5, 0.25], np.float64)
+    next_w, config = sgd(w, dw, {"learning_rate": 0.1})
+    assert_close(next_w, host([0.95, -2.025]))
+    assert config == {"learning_rate": 0.1}
+
+
+def test_sgd_momentum_by_hand(backend):
+    # v = 0.9*0.2 - 0.1*0.5 = 0.13, w = 1.13; then v = 0.9*0.13 + 0.1 = 0.217, w = 1.347
+    config = {"learning_rate": 0.1, "momentum": 0.9,
+              "velocity": backend.asarray([0.2], np.float64)}
+    w, config = sgd_momentum(backend.asarray([1.0], np.float64),
+                             backend.asarray([0.5], np.float64), config)
+    assert_close(w, host([1.13]))
+    assert_close(config["velocity"], host([0.13]))
+    w, config = sgd_momentum(w, backend.asarray([-1.0], np.float64), config)
+    assert_close(w, host([1.347]))
+    assert_close(config["velocity"], host([0.217]))
+
+
+def test_nesterov_by_hand(backend):
+    # v = 0.9*0.2 - 0.1*0.5 = 0.13; w = 1 + 0.13 + 0.9*(0.13 - 0.2) = 1.067
+    config = {"learning_rate": 0.1, "velocity": backend.asarray([0.2], np.float64)}
+    w, config = sgd_nesterov_momentum(backend.asarray([1.0], np.float64),
+                                      backend.asarray([0.5], np.float64), config)
+    assert_close(w, host([1.067]))
+    assert_close(config["velocity"], host([0.13]))
+    assert config["momentum"] == 0.9
+
+
+def test_rmsprop_by_hand(backend):
+    # cache = 0.25*2**2 = 1, w = 1 - 0.1*2/(1 + 0.5) = 13/15;
+    # cache = 0.75*1 + 0.25*1**2 = 1, w = 13/15 - 0.1*1/1.5 = 0.8
+    config = {"learning_rate": 0.1, "decay_rate": 0.75, "epsilon": 0.5}
+    w, config = rmsprop(backend.asarray([1.0], np.float64),
+                        backend.asarray([2.0], np.float64), config)
+    assert_close(w, host([13 / 15]))
+    assert_close(config["cache"], host([1.0]))
+    w, config = rmsprop(w, backend.asarray([1.0], np.float64), config)
+    assert_close(w, host([0.8]))
+
+
+def test_adam_by_hand(backend):
+    # t=1: m = 0.5*2 = 1, v = 0.25*4 = 1, m_hat = 2, v_hat = 4, w = 1 - 0.1*2/2.25 = 41/45
+    # t=2: m = 0.5 + 2 = 2.5, v = 0.75 + 4 = 4.75, m_hat = 2.5/0.75, v_hat = 4.75/0.4375 = 76/7
+    config = {"learning_rate": 0.1, "beta1": 0.5, "beta2": 0.75, "epsilon": 0.25}
+    w, config = adam(backend.asarray([1.0], np.float64), backend.asarray([2.0], np.float64),
+                     config)
+    assert config["t"] == 1
+    assert_close(w, host([41 / 45]))
+    assert_close(config["m"], host([1.0]))
+    assert_close(config["v"], host([1.0]))
+    w, config = adam(w, backend.asarray([4.0], np.float64), config)
+    assert config["t"] == 2
+    assert_close(w, host([41 / 45 - 0.1 * (10 / 3) / (math.sqrt(76 / 7) + 0.25)]))
+
+
+def test_adam_first_step_moves_by_learning_rate(backend):
+    # With zero moments the first corrected step is lr * g / (|g| + eps) ~ lr * sign(g).
+    w = backend.asarray([1.0, 1.0], np.float64)
+    dw = backend.asarray([3.0, -0.5], np.float64)
+    next_w, config = adam(w, dw, {"learning_rate": 0.01})
+    assert_close(next_w, host([0.99, 1.01]), rtol=0, atol=1e-9)
+    assert (config["beta1"], config["beta2"], config["epsilon"]) == (0.9, 0.999, 1e-8)
+
+
+def test_adam_increments_t_before_bias_correction():
+    # Resuming at t=4 corrects with beta**5: m_hat = (0.1*g) / (1 - 0.9**5).
+    g = 2.0
+    next_w, config = adam(np.array([0.0]), np.array([g]), {"t": 4, "learning_rate": 1.0})
+    m_hat = 0.1 * g / (1 - 0.9**5)
+    v_hat = 0.001 * g * g / (1 - 0.999**5)
+    assert config["t"] == 5
+    np.testing.assert_allclose(next_w, [-m_hat / (math.sqrt(v_hat) + 1e-8)], rtol=1e-12)
+
+
+# --- A plain-Python reference over several steps -----------------------------------------
+
+
+def reference_steps(name, w, grads, config):
+    """The course's formulas element by element in Python floats; returns (w, state)."""
+    lr = config["learning_rate"]
+    w = [float(a) for a in w]
+    n = len(w)
+    s1, s2 = [0.0] * n, [0.0] * n  # velocity / cache / m, and v
+    t = 0
+    for g in grads:
+        t += 1
+        for i in range(n):
+            gi = float(g[i])
+            if name == "sgd":
+                w[i] -= lr * gi
+            elif name == "sgd_momentum":
+                s1[i] = 0.9 * s1[i] - lr * gi
+                w[i] += s1[i]
+            elif name == "sgd_nesterov_momentum":
+                prev = s1[i]
+                s1[i] = 0.9 * s1[i] - lr * gi
+                w[i] += -0.9 * prev + 1.9 * s1[i]
+            elif name == "rmsprop":
+                s1[i] = 0.99 * s1[i] + 0.01 * gi * gi
+                w[i] -= lr * gi / (math.sqrt(s1[i]) + 1e-8)
+            else:
+                s1[i] = 0.9 * s1[i] + 0.1 * gi
+                s2[i] = 0.999 * s2[i] + 0.001 * gi * gi
+                m_hat, v_hat = s1[i] / (1 - 0.9**t), s2[i] / (1 - 0.999**t)
+                w[i] -= lr * m_hat / (math.sqrt(v_hat) + 1e-8)
+    return w, s1, s2
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matches_plain_python_reference(backend, name, dtype):
+    n, d = 4, 5
+    w0 = np.linspace(-0.4, 0.6, num=n * d).reshape(n, d)
+    grads = [np.linspace(-0.6, 0.4, num=n * d).reshape(n, d) * k for k in (1.0, -0.5, 2.0)]
+    lr = 1e-3 if name == "adam" else 1e-2
+    ref_w, ref_s1, ref_s2 = reference_steps(name, w0.ravel(), [g.ravel() for g in grads],
+                                            {"learning_rate": lr})
+    w = backend.asarray(w0, dtype)
+    config = {"learning_rate": lr}
+    for g in grads:
+        w, config = OPTIMIZERS[name](w, backend.asarray(g, dtype), config)
+    assert dtype_name(w) == np.dtype(dtype).name
+    assert_close(w, np.reshape(ref_w, (n, d)).astype(dtype), **tolerance(dtype))
+    keys = STATE_KEYS[name]
+    for key, ref in zip(keys, (ref_s1, ref_s2)[: len(keys)], strict=True):
+        assert_close(config[key], np.reshape(ref, (n, d)).astype(dtype),
+                     rtol=tolerance(dtype)["rtol"] * 10, atol=tolerance(dtype)["atol"])
+    if name == "adam":
+        assert config["t"] == len(grads)
+
+
+# --- Backends, devices, dtypes and purity ------------------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_state_lives_on_w_device_and_dtype(backend, rng, name):
+    w = backend.asarray(rng.standard_normal((3, 2)), np.float32)
+    dw = backend.asarray(rng.standard_normal((3, 2)), np.float32)
+    next_w, config = OPTIMIZERS[name](w, dw)
+    next_w, config = OPTIMIZERS[name](next_w, dw, config)
+    for x in [next_w] + [config[key] for key in STATE_KEYS[name]]:
+        assert array_library(x) == array_library(w)
+        assert device_of(x) == device_of(w)
+        assert dtype_name(x) == "float32"
+        assert tuple(x.shape) == (3, 2)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_inputs_are_not_modified(backend, rng, name):
+    w_host, dw_host = rng.standard_normal((2, 3)), rng.standard_normal((2, 3))
+    w, dw = backend.asarray(w_host), backend.asarray(dw_host)
+    _, config = OPTIMIZERS[name](w, dw)
+    old_state = {key: backend.to_numpy(config[key]).copy() for key in STATE_KEYS[name]}
+    kept = {key: config[key] for key in STATE_KEYS[name]}
+    _, returned = OPTIMIZERS[name](w, dw, config)
+    assert returned is config
+    np.testing.assert_array_equal(backend.to_numpy(w), w_host)
+    np.testing.assert_array_equal(backend.to_numpy(dw), dw_host)
+    for key, array in kept.items():
+        np.testing.assert_array_equal(backend.to_numpy(array), old_state[key])
+
+
+def test_defaults_are_filled_in():
+    w, dw = np.ones(2), np.ones(2)
+    assert sgd(w, dw)[1] == {"learning_rate": 1e-2}
+    config = sgd_momentum(w, dw)[1]
+    assert (config["learning_rate"], config["momentum"]) == (1e-2, 0.9)
+    config = rmsprop(w, dw)[1]
+    assert (config["learning_rate"], config["decay_rate"], config["epsilon"]) == (
+        1e-2, 0.99, 1e-8)
+    config = adam(w, dw)[1]
+    assert (config["learning_rate"], config["t"]) == (1e-3, 1)
+
+
+def test_numpy_scalar_hyperparameters_keep_float32():
+    w = np.ones(3, dtype=np.float32)
+    config = {"learning_rate": np.float64(0.1), "momentum": np.float64(0.5)}
+    next_w, config = sgd_momentum(w, w, config)
+    assert next_w.dtype == np.float32
+    assert config["velocity"].dtype == np.float32
+
+
+# --- torch.optim in float64 --------------------------------------------------------------
+
+
+def torch_optimizer(name, param, lr):
+    torch = pytest.importorskip("torch")
+    if name == "sgd":
+        return torch.optim.SGD([param], lr=lr)
+    if name == "sgd_momentum":
+        # torch's buffer b = mu*b + g, w -= lr*b; ours v = -lr*b (equal for a constant lr)
+        return torch.optim.SGD([param], lr=lr, momentum=0.9)
+    if name == "sgd_nesterov_momentum":
+        return torch.optim.SGD([param], lr=lr, momentum=0.9, nesterov=True)
+    if name == "rmsprop":
+        return torch.optim.RMSprop([param], lr=lr, alpha=0.99, eps=1e-8)
+    return torch.optim.Adam([param], lr=lr, betas=(0.9, 0.999), eps=1e-8)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_matches_torch_optim(rng, name):
+    torch = pytest.importorskip("torch")
+    lr = 1e-2
+    w0 = rng.standard_normal((3, 4))
+    grads = [rng.standard_normal((3, 4)) for _ in range(6)]
+    param = torch.nn.Parameter(torch.tensor(w0, dtype=torch.float64))
+    opt = torch_optimizer(name, param, lr)
+    w, config = w0.copy(), {"learning_rate": lr}
+    for g in grads:
+        param.grad = torch.tensor(g, dtype=torch.float64)
+        opt.step()
+        w, config = OPTIMIZERS[name](w, g, config)
+    np.testing.assert_allclose(w, param.detach().numpy(), rtol=1e-12, atol=1e-14)
+    if name == "sgd_momentum":
+        buf = opt.state[param]["momentum_buffer"].numpy()
+        np.testing.assert_allclose(config["velocity"], -lr * buf, rtol=1e-12, atol=1e-14)
+
+
+# --- Errors, and a failed call leaves config alone ---------------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_dw_shape_mismatch_names_both_shapes(name):
+    with pytest.raises(ValueError, match=r"dw has shape \(2, 3\), expected w's shape \(3, 2\)"):
+        OPTIMIZERS[name](np.ones((3, 2)), np.ones((2, 3)))
+
+
+@pytest.mark.parametrize("name", ["sgd_momentum", "sgd_nesterov_momentum", "rmsprop", "adam"])
+def test_state_shape_mismatch(name):
+    key = STATE_KEYS[name][-1]
+    config = {key: np.zeros(5)}
+    with pytest.raises(ValueError, match=rf"config\['{key}'\] has shape \(5,\), expected w's"):
+        OPTIMIZERS[name](np.ones((3, 2)), np.ones((3, 2)), config)
+    assert list(config) == [key]
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("lr", [0.0, -1e-3, float("nan"), float("inf")])
+def test_learning_rate_must_be_positive_finite(name, lr):
+    with pytest.raises(ValueError, match=r"config\['learning_rate'\] must be a positive finite"):
+        OPTIMIZERS[name](np.ones(2), np.ones(2), {"learning_rate": lr})
+
+
+@pytest.mark.parametrize("lr", ["0.1", True, None, np.array(0.1)])
+def test_learning_rate_must_be_a_number(lr):
+    with pytest.raises(TypeError, match=r"config\['learning_rate'\] must be a positive finite"):
+        sgd(np.ones(2), np.ones(2), {"learning_rate": lr})
+
+
+@pytest.mark.parametrize(
+    "name, key, value",
+    [("sgd_momentum", "momentum", 1.0), ("sgd_nesterov_momentum", "momentum", -0.1),
+     ("rmsprop", "decay_rate", 1.5), ("rmsprop", "epsilon", 0.0), ("adam", "beta1", 1.0),
+     ("adam", "beta2", -0.5), ("adam", "epsilon", -1e-8)],
+)
+def test_bad_hyperparameters(name, key, value):
+    with pytest.raises(ValueError, match=rf"{name}: config\['{key}'\] must be"):
+        OPTIMIZERS[name](np.ones(2), np.ones(2), {key: value})
+
+
+@pytest.mark.parametrize("t, error", [(-1, ValueError), (1.5, TypeError), ("3", TypeError)])
+def test_adam_bad_t(t, error):
+    with pytest.raises(error, match=r"config\['t'\] must be a non-negative integer"):
+        adam(np.ones(2), np.ones(2), {"t": t})
+
+
+def test_dtype_mismatch_is_a_type_error():
+    with pytest.raises(TypeError, match=r"w is float32, dw is float64"):
+        sgd(np.ones(2, dtype=np.float32), np.ones(2))
+    with pytest.raises(TypeError, match=r"config\['velocity'\] is float64"):
+        sgd_momentum(np.ones(2, np.float32), np.ones(2, np.float32), {"velocity": np.zeros(2)})
+
+
+def test_integer_weights_are_rejected():
+    with pytest.raises(TypeError, match=r"w must be a floating-point array"):
+        sgd(np.ones(2, dtype=np.int64), np.ones(2, dtype=np.int64))
+
+
+def test_state_that_is_not_an_array():
+    with pytest.raises(TypeError, match=r"config\['velocity'\] must be an array shaped like w"):
+        sgd_momentum(np.ones(2), np.ones(2), {"velocity": [0.0, 0.0]})
+
+
+def test_state_on_another_backend_is_named():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(TypeError, match=r"config\['cache'\] is a torch array on device cpu"):
+        rmsprop(np.ones(2), np.ones(2), {"cache": torch.zeros(2, dtype=torch.float64)})
+
+
+def test_state_on_another_device_is_named():
+    strict = pytest.importorskip("array_api_strict")
+    dev = strict.Device("device1")
+    w = strict.ones(2, dtype=strict.float64, device=dev)
+    with pytest.raises(ValueError, match=r"config\['m'\] is a array_api_strict array on device"):
+        adam(w, w, {"m": strict.zeros(2, dtype=strict.float64)})
+
+
+def test_config_must_be_a_dict():
+    with pytest.raises(TypeError, match="config must be a dict or None, got list"):
+        sgd(np.ones(2), np.ones(2), [("learning_rate", 0.1)])
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_failed_call_leaves_config_untouched(name):
+    w, dw = np.ones((2, 2)), np.full((2, 2), 0.5)
+    _, config = OPTIMIZERS[name](w, dw, {"learning_rate": 1e-2})
+    saved = {key: np.copy(config[key]) for key in STATE_KEYS[name]}
+    # A bad hyperparameter checked after the state: nothing may be written.
+    config["epsilon" if name in ("rmsprop", "adam") else "learning_rate"] = -1.0
+    before = dict(config)
+    with pytest.raises(ValueError):
+        OPTIMIZERS[name](w, dw, config)
+    assert config.keys() == before.keys()
+    assert all(config[key] is before[key] for key in before)
+    for key, array in saved.items():
+        np.testing.assert_array_equal(config[key], array)
+    # A bad dw shape on a fresh config: no defaults appear either.
+    fresh = {"learning_rate": 1e-2}
+    with pytest.raises(ValueError):
+        OPTIMIZERS[name](w, np.ones(3), fresh)
+    assert fresh == {"learning_rate": 1e-2}
+
+
+def test_get_optimizer():
+    assert get_optimizer("adam") is adam
+    assert get_optimizer(sgd) is sgd
+
+    def custom(w, dw, config=None):
+        return w, config or {}
+
+    assert get_optimizer(custom) is custom
+    with pytest.raises(ValueError, match=r"unknown update rule 'adamw'; valid names are: adam, "
+                                         r"rmsprop, sgd, sgd_momentum, sgd_nesterov_momentum"):
+        get_optimizer("adamw")
+    with pytest.raises(TypeError, match="got int"):
+        get_optimizer(3)
