@@ -1,0 +1,146 @@
+"""One training run from plain settings: data, model, Solver, evaluation and a report.
+
+This is what ``xplayers train`` runs; notebooks can call :func:`run_training` directly.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from ._cuda import cuda_status
+from .data import load_dataset
+from .devices import resolve_device
+from .models import FullyConnectedNet, Model, ThreeLayerConvNet, TwoLayerNet
+from .solver import Solver
+
+MODEL_CHOICES = ("fc", "two_layer", "conv")
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one run; the command line's options map one to one onto these fields."""
+
+    dataset: str = "digits"
+    data_dir: str | None = None
+    model: str = "fc"
+    hidden_dims: list[int] = field(default_factory=lambda: [128, 64])
+    normalization: str | None = "batchnorm"
+    dropout: float = 0.0
+    num_filters: int = 16
+    filter_size: int = 3
+    weight_scale: float = 0.05
+    reg: float = 1e-4
+    optimizer: str = "adam"
+    learning_rate: float = 2e-3
+    lr_decay: float = 0.95
+    epochs: int = 30
+    batch_size: int = 64
+    device: str = "auto"
+    seed: int = 0
+    verbose: bool = True
+
+
+@dataclass
+class TrainResult:
+    """What a run produced: the trained model, its solver and the report dict."""
+
+    model: Model
+    solver: Solver
+    report: dict[str, Any]
+    data: dict[str, Any]
+
+
+def dataset_options(config: TrainConfig) -> dict[str, Any]:
+    """Keyword arguments for :func:`xplayers.data.load_dataset` implied by ``config``."""
+    options: dict[str, Any] = {}
+    if config.dataset == "cifar10":
+        if not config.data_dir:
+            raise ValueError("the cifar10 data set needs --data-dir pointing at the "
+                             "cifar-10-batches-py folder")
+        options["root"] = config.data_dir
+    else:
+        options["seed"] = config.seed
+    if config.dataset == "digits":
+        options["flatten"] = config.model != "conv"
+    return options
+
+
+def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: int) -> Model:
+    """The model ``config`` asks for, sized for inputs of ``input_shape`` (one example)."""
+    input_dim = 1
+    for size in input_shape:
+        input_dim *= size
+    if config.model == "fc":
+        return FullyConnectedNet(config.hidden_dims, input_dim=input_dim,
+                                 num_classes=num_classes, dropout=config.dropout,
+                                 normalization=config.normalization, reg=config.reg,
+                                 weight_scale=config.weight_scale, init_seed=config.seed)
+    if config.model == "two_layer":
+        return TwoLayerNet(input_dim, config.hidden_dims[0], num_classes,
+                           weight_scale=config.weight_scale, reg=config.reg, seed=config.seed)
+    if config.model == "conv":
+        if len(input_shape) != 3:
+            raise ValueError(f"the conv model needs images (C, H, W), got examples shaped "
+                             f"{input_shape}")
+        return ThreeLayerConvNet(tuple(input_shape), num_filters=config.num_filters,
+                                 filter_size=config.filter_size,
+                                 hidden_dim=config.hidden_dims[0], num_classes=num_classes,
+                                 weight_scale=config.weight_scale, reg=config.reg,
+                                 seed=config.seed)
+    raise ValueError(f"model must be one of {MODEL_CHOICES}, got {config.model!r}")
+
+
+def describe_device(device: str, requested: str) -> str:
+    """``'cpu (no usable GPU: ...)'`` or the device name, for the first line of a run."""
+    if device == "cpu" and requested in ("auto", None):
+        return f"cpu (no usable GPU: {cuda_status()[1]})"
+    return device
+
+
+def run_training(config: TrainConfig) -> TrainResult:
+    """Load the data, build the model, train it and measure it on every split.
+
+    Returns
+    -------
+    TrainResult
+        ``report`` holds at least device, epochs, seconds, train_accuracy, val_accuracy,
+        test_accuracy and final_loss, plus the histories and the settings.
+    """
+    device = resolve_device(config.device)
+    data = load_dataset(config.dataset, **dataset_options(config))
+    num_classes = int(max(int(data["y_train"].max()), int(data["y_val"].max()),
+                          int(data["y_test"].max())) + 1)
+    model = build_model(config, tuple(data["X_train"].shape[1:]), num_classes)
+    if config.verbose:
+        print(f"xplayers: training {type(model).__name__} on {config.dataset} "
+              f"({data['X_train'].shape[0]} train / {data['X_val'].shape[0]} val / "
+              f"{data['X_test'].shape[0]} test examples) on device "
+              f"{describe_device(device, config.device)}", flush=True)
+    solver = Solver(model, data, update_rule=config.optimizer,
+                    optim_config={"learning_rate": config.learning_rate},
+                    lr_decay=config.lr_decay, batch_size=config.batch_size,
+                    num_epochs=config.epochs, num_train_samples=None,
+                    print_every=10**9, verbose=config.verbose, device=device, seed=config.seed)
+    start = time.perf_counter()
+    solver.train()
+    seconds = time.perf_counter() - start
+    report = {
+        "device": device,
+        "epochs": config.epochs,
+        "iterations": len(solver.loss_history),
+        "seconds": round(seconds, 3),
+        "train_accuracy": solver.check_accuracy(data["X_train"], data["y_train"]),
+        "val_accuracy": solver.check_accuracy(data["X_val"], data["y_val"]),
+        "test_accuracy": solver.check_accuracy(data["X_test"], data["y_test"]),
+        "final_loss": solver.loss_history[-1],
+        "best_val_accuracy": solver.best_val_acc,
+        "model": type(model).__name__,
+        "model_config": model.config,
+        "settings": asdict(config),
+        "loss_history": solver.loss_history,
+        "train_acc_history": solver.train_acc_history,
+        "val_acc_history": solver.val_acc_history,
+    }
+    return TrainResult(model=model, solver=solver, report=report, data=data)
