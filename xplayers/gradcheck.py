@@ -24,7 +24,7 @@ def _scalar(value: Any) -> float:
 def _perturbed(
     f: Callable[[Any], Any], x: Any, index: tuple[int, ...], h: float
 ) -> tuple[Any, Any]:
-    old = x[index]
+    old = float(x[index])  # a Python float: indexing a tensor may return a view
     x[index] = old + h
     plus = f(x)
     x[index] = old - h
