@@ -1,14 +1,224 @@
-"""PLACEHOLDER: being written; replace this whole file."""
+"""Batch normalisation: standardise each feature over the minibatch, then scale and shift.
+
+The public functions handle ``x`` of shape (N, D). The private helpers
+:func:`_batchnorm_forward_axes` / :func:`_batchnorm_backward_axes` normalise over any set of
+axes, so spatial batch normalisation (statistics over N, H and W of an (N, C, H, W) input) can
+reuse them without transposing or copying ``x``.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import MutableMapping
+from numbers import Real
+from types import ModuleType
+from typing import Any, NamedTuple
+
+from .._checks import check_floating, check_mode, check_ndim, check_same_dtype, check_shape
+from ..backend import get_array_module
+from ._norm import normalize, normalize_backward
+
+__all__ = ["batchnorm_backward", "batchnorm_backward_alt", "batchnorm_forward"]
 
 
+class BatchNormCache(NamedTuple):
+    """What the batchnorm backward passes need, and nothing else."""
 
-def batchnorm_forward(*args, **kwargs):
-    raise NotImplementedError("batchnorm_forward")
+    xhat: Any
+    """The normalised input, shape of x."""
+    inv_std: Any
+    """``1 / sqrt(var + eps)``, x's shape with the normalised axes kept as size 1."""
+    gamma: Any
+    """The scale, as passed to the forward (its shape is the shape of ``dgamma``)."""
+    axes: tuple[int, ...]
+    """The axes the statistics were taken over."""
+    train: bool
+    """True if batch statistics were used; False for running statistics (test mode)."""
 
 
-def batchnorm_backward(*args, **kwargs):
-    raise NotImplementedError("batchnorm_backward")
+def _check_fraction(func: str, name: str, value: Any, low: float, high: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, Real):
+        raise TypeError(f"{func}: bn_param[{name!r}] must be a real number, got {value!r}")
+    value = float(value)
+    if not low <= value <= high:
+        raise ValueError(
+            f"{func}: bn_param[{name!r}] must lie in [{low}, {high}], got {value}"
+        )
+    return value
 
 
-def batchnorm_backward_alt(*args, **kwargs):
-    raise NotImplementedError("batchnorm_backward_alt")
+def _batchnorm_forward_axes(
+    xp: ModuleType,
+    func: str,
+    x: Any,
+    gamma: Any,
+    beta: Any,
+    bn_param: MutableMapping[str, Any],
+    axes: tuple[int, ...],
+) -> tuple[Any, BatchNormCache]:
+    """Batch normalisation of ``x`` with statistics over ``axes``.
+
+    For reuse by other normalisation layers (spatial batchnorm). The caller has looked up
+    ``xp`` (naming the running statistics too), checked that ``x`` is floating and that
+    ``gamma``/``beta`` broadcast against ``x`` with ``axes`` kept as size 1: shape (D,) for
+    2-D ``x`` with ``axes=(0,)``, or (1, C, 1, 1) for (N, C, H, W) ``x`` with ``axes=(0, 2, 3)``.
+
+    This checks ``bn_param`` (mode, eps, momentum, and the running statistics, whose shape
+    is x's shape with ``axes`` removed, e.g. (D,) or (C,)), and writes the updated running
+    statistics back into ``bn_param`` only once everything has succeeded. Missing running
+    statistics start as zeros (mean) and ones (variance) in x's dtype on x's device.
+    ``func`` names the public function in error messages.
+    """
+    mode = check_mode(func, "bn_param", bn_param)
+    eps = _check_fraction(func, "eps", bn_param.get("eps", 1e-5), 0.0, math.inf)
+    momentum = _check_fraction(func, "momentum", bn_param.get("momentum", 0.9), 0.0, 1.0)
+    stat_shape = tuple(n for i, n in enumerate(x.shape) if i not in axes)
+    kept_shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
+    running_mean = bn_param.get("running_mean")
+    running_var = bn_param.get("running_var")
+    for name, stat in (("running_mean", running_mean), ("running_var", running_var)):
+        if stat is not None:
+            check_shape(func, f"bn_param[{name!r}]", stat, stat_shape,
+                        f"one statistic per feature of x of shape {tuple(x.shape)}")
+    check_same_dtype(func, xp, x=x, running_mean=running_mean, running_var=running_var)
+    if running_mean is None:
+        running_mean = xp.zeros(stat_shape, dtype=x.dtype, device=x.device)
+    if running_var is None:
+        running_var = xp.ones(stat_shape, dtype=x.dtype, device=x.device)
+
+    if mode == "test":
+        inv_std = 1.0 / xp.sqrt(xp.reshape(running_var, kept_shape) + eps)
+        xhat = (x - xp.reshape(running_mean, kept_shape)) * inv_std
+        return gamma * xhat + beta, BatchNormCache(xhat, inv_std, gamma, axes, False)
+
+    if math.prod(x.shape[i] for i in axes) == 0:
+        raise ValueError(
+            f"{func}: training mode needs at least one value per statistic, "
+            f"got x of shape {tuple(x.shape)}"
+        )
+    xhat, inv_std, mean, var = normalize(xp, x, axes, eps)
+    out = gamma * xhat + beta
+    new_mean = momentum * running_mean + (1.0 - momentum) * xp.reshape(mean, stat_shape)
+    new_var = momentum * running_var + (1.0 - momentum) * xp.reshape(var, stat_shape)
+    bn_param["running_mean"] = new_mean
+    bn_param["running_var"] = new_var
+    return out, BatchNormCache(xhat, inv_std, gamma, axes, True)
+
+
+def _scale_shift_grads(xp: ModuleType, dout: Any, cache: BatchNormCache) -> tuple[Any, Any]:
+    shape = tuple(cache.gamma.shape)
+    keep = len(shape) == dout.ndim
+    dgamma = xp.reshape(xp.sum(dout * cache.xhat, axis=cache.axes, keepdims=keep), shape)
+    dbeta = xp.reshape(xp.sum(dout, axis=cache.axes, keepdims=keep), shape)
+    return dgamma, dbeta
+
+
+def _batchnorm_backward_axes(
+    xp: ModuleType, func: str, dout: Any, cache: BatchNormCache, *, staged: bool = False
+) -> tuple[Any, Any, Any]:
+    """Gradients ``(dx, dgamma, dbeta)`` for :func:`_batchnorm_forward_axes`.
+
+    ``staged=True`` walks the computation graph node by node (:func:`batchnorm_backward`);
+    otherwise the closed form of :func:`._norm.normalize_backward` is used. ``dgamma`` and
+    ``dbeta`` have gamma's shape.
+    """
+    check_shape(func, "dout", dout, tuple(cache.xhat.shape), "the shape of the forward x")
+    dgamma, dbeta = _scale_shift_grads(xp, dout, cache)
+    dxhat = dout * cache.gamma
+    if not cache.train:  # running statistics are constants
+        return dxhat * cache.inv_std, dgamma, dbeta
+    if not staged:
+        return normalize_backward(xp, dxhat, cache.xhat, cache.inv_std, cache.axes), dgamma, dbeta
+
+    # Forward graph: mu = mean(x); c = x - mu; v = mean(c**2); s = sqrt(v + eps);
+    # r = 1 / s; xhat = c * r. Walk it backwards, one node at a time.
+    axes, r = cache.axes, cache.inv_std
+    m = math.prod(dout.shape[i] for i in axes)
+    c = cache.xhat / r
+    dr = xp.sum(dxhat * c, axis=axes, keepdims=True)  # xhat = c * r
+    dc = dxhat * r
+    ds = -dr * r * r  # r = 1 / s
+    dv = 0.5 * r * ds  # s = sqrt(v + eps)
+    dc = dc + (2.0 / m) * c * dv  # v = mean(c**2)
+    dmu = -xp.sum(dc, axis=axes, keepdims=True)  # c = x - mu
+    dx = dc + dmu / m  # mu = mean(x)
+    return dx, dgamma, dbeta
+
+
+def batchnorm_forward(
+    x: Any, gamma: Any, beta: Any, bn_param: MutableMapping[str, Any]
+) -> tuple[Any, BatchNormCache]:
+    """Forward pass of batch normalisation.
+
+    In ``'train'`` mode each feature is standardised with the minibatch mean and biased
+    variance, and the running statistics are updated in ``bn_param``:
+    ``running = momentum * running + (1 - momentum) * batch``. In ``'test'`` mode the
+    running statistics are used and ``bn_param`` is left unchanged.
+
+    Parameters
+    ----------
+    x : array, shape (N, D)
+    gamma, beta : arrays, shape (D,)
+        Scale and shift.
+    bn_param : dict
+        ``mode`` ('train' or 'test', required); ``eps`` (1e-5); ``momentum`` (0.9);
+        ``running_mean`` (D,) and ``running_var`` (D,). Missing running statistics start as
+        zeros and ONES (as in PyTorch, so an untrained layer in test mode is the identity
+        up to ``eps``), created in x's dtype on x's device. They are written back only after
+        the call has succeeded.
+
+    Returns
+    -------
+    out : array, shape (N, D)
+    cache : BatchNormCache
+        For :func:`batchnorm_backward` and :func:`batchnorm_backward_alt`.
+
+    Raises
+    ------
+    ValueError
+        For a missing or unknown mode, or shapes that do not fit.
+    TypeError
+        For a non-floating ``x`` or mixed dtypes.
+    """
+    xp = get_array_module(
+        x=x, gamma=gamma, beta=beta,
+        running_mean=bn_param.get("running_mean"), running_var=bn_param.get("running_var"),
+    )
+    func = "batchnorm_forward"
+    check_floating(func, "x", x, xp)
+    check_ndim(func, "x", x, 2, "(N, D)")
+    d = x.shape[1]
+    check_shape(func, "gamma", gamma, (d,), "D = x.shape[1]")
+    check_shape(func, "beta", beta, (d,), "D = x.shape[1]")
+    check_same_dtype(func, xp, x=x, gamma=gamma, beta=beta)
+    return _batchnorm_forward_axes(xp, func, x, gamma, beta, bn_param, (0,))
+
+
+def batchnorm_backward(dout: Any, cache: BatchNormCache) -> tuple[Any, Any, Any]:
+    """Backward pass of batch normalisation, staged along the forward computation graph.
+
+    Parameters
+    ----------
+    dout : array, shape (N, D)
+        Upstream gradient.
+    cache : BatchNormCache
+        From :func:`batchnorm_forward`.
+
+    Returns
+    -------
+    dx : array, shape (N, D)
+    dgamma, dbeta : arrays, shape (D,)
+    """
+    xp = get_array_module(dout=dout, xhat=cache.xhat)
+    return _batchnorm_backward_axes(xp, "batchnorm_backward", dout, cache, staged=True)
+
+
+def batchnorm_backward_alt(dout: Any, cache: BatchNormCache) -> tuple[Any, Any, Any]:
+    """Backward pass of batch normalisation in simplified closed form.
+
+    ``dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))`` with
+    ``dxhat = dout * gamma`` and means over the batch. Same arguments and results as
+    :func:`batchnorm_backward`.
+    """
+    xp = get_array_module(dout=dout, xhat=cache.xhat)
+    return _batchnorm_backward_axes(xp, "batchnorm_backward_alt", dout, cache)
