@@ -1,10 +1,81 @@
-"""PLACEHOLDER: being written; replace this whole file."""
+"""Inverted dropout: zero each unit with probability p, scale the kept ones by 1 / (1 - p)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from numbers import Real
+from typing import Any
+
+from .._checks import check_floating, check_mode, check_shape
+from .._random import uniform_like
+from ..backend import get_array_module
+
+__all__ = ["dropout_backward", "dropout_forward"]
 
 
+def _drop_probability(func: str, dropout_param: Mapping[str, Any]) -> float:
+    if "p" not in dropout_param:
+        raise ValueError(f"{func}: dropout_param['p'] is required (the probability of dropping)")
+    p = dropout_param["p"]
+    if isinstance(p, bool) or not isinstance(p, Real):
+        raise TypeError(f"{func}: dropout_param['p'] must be a real number, got {p!r}")
+    if not 0.0 <= p < 1.0:
+        raise ValueError(
+            f"{func}: dropout_param['p'] is the probability of dropping a unit and must lie "
+            f"in [0, 1), got p={p!r}"
+        )
+    return float(p)
 
-def dropout_forward(*args, **kwargs):
-    raise NotImplementedError("dropout_forward")
+
+def dropout_forward(x: Any, dropout_param: Mapping[str, Any]) -> tuple[Any, Any]:
+    """Forward pass of inverted dropout.
+
+    Parameters
+    ----------
+    x : array, any shape
+    dropout_param : dict
+        ``p``: probability of DROPPING each unit, in [0, 1) (required);
+        ``mode``: 'train' (drop and rescale) or 'test' (identity) (required);
+        ``seed``: optional int making the mask reproducible. Global random state (NumPy's,
+        CuPy's, PyTorch's) is never touched, with or without a seed.
+
+    Returns
+    -------
+    out : array, shape and dtype of x
+    cache : array or None
+        The mask (0 or ``1 / (1 - p)``, x's dtype) in train mode; None in test mode.
+    """
+    xp = get_array_module(x=x)
+    func = "dropout_forward"
+    check_floating(func, "x", x, xp)
+    p = _drop_probability(func, dropout_param)
+    mode = check_mode(func, "dropout_param", dropout_param)
+    seed = dropout_param.get("seed")
+    if mode == "test":
+        return x, None
+    # U[0, 1) >= p holds with probability 1 - p, and always when p = 0.
+    keep = uniform_like(x, xp, seed) >= p
+    scale = xp.asarray(1.0 / (1.0 - p), dtype=x.dtype, device=x.device)
+    mask = xp.where(keep, scale, xp.zeros((), dtype=x.dtype, device=x.device))
+    return x * mask, mask
 
 
-def dropout_backward(*args, **kwargs):
-    raise NotImplementedError("dropout_backward")
+def dropout_backward(dout: Any, cache: Any) -> Any:
+    """Backward pass of inverted dropout.
+
+    Parameters
+    ----------
+    dout : array, any shape
+        Upstream gradient.
+    cache : array or None
+        From :func:`dropout_forward`.
+
+    Returns
+    -------
+    dx : array, shape of dout
+    """
+    if cache is None:
+        return dout
+    get_array_module(dout=dout, mask=cache)
+    check_shape("dropout_backward", "dout", dout, tuple(cache.shape), "the shape of the forward x")
+    return dout * cache
