@@ -1,18 +1,134 @@
-"""PLACEHOLDER: being written; replace this whole file."""
+"""Fully-connected sandwich layers: affine -> [batchnorm | layernorm] -> ReLU."""
+
+from __future__ import annotations
+
+from collections.abc import MutableMapping
+from typing import Any
+
+from ..layers.affine import affine_backward, affine_forward
+from ..layers.batchnorm import batchnorm_backward_alt, batchnorm_forward
+from ..layers.layernorm import layernorm_backward, layernorm_forward
+from ..layers.relu import relu_backward, relu_forward
+
+__all__ = [
+    "affine_norm_relu_backward",
+    "affine_norm_relu_forward",
+    "affine_relu_backward",
+    "affine_relu_forward",
+]
+
+_NORMALIZATIONS = ("batchnorm", "layernorm")
 
 
+def affine_relu_forward(x: Any, w: Any, b: Any) -> tuple[Any, tuple[Any, Any]]:
+    """An affine layer followed by a ReLU.
 
-def affine_relu_forward(*args, **kwargs):
-    raise NotImplementedError("affine_relu_forward")
+    Parameters
+    ----------
+    x : array, shape (N, d_1, ..., d_k)
+    w : array, shape (D, M)
+    b : array, shape (M,)
+
+    Returns
+    -------
+    out : array, shape (N, M)
+    cache : tuple
+        For :func:`affine_relu_backward`.
+    """
+    a, fc_cache = affine_forward(x, w, b)
+    out, relu_cache = relu_forward(a)
+    return out, (fc_cache, relu_cache)
 
 
-def affine_relu_backward(*args, **kwargs):
-    raise NotImplementedError("affine_relu_backward")
+def affine_relu_backward(
+    dout: Any, cache: tuple[Any, Any], *, compute_dx: bool = True
+) -> tuple[Any, Any, Any]:
+    """Backward pass of :func:`affine_relu_forward`.
+
+    Parameters
+    ----------
+    dout : array, shape (N, M)
+    cache : tuple
+        From :func:`affine_relu_forward`.
+    compute_dx : bool, keyword-only
+        False skips the input gradient (a network's first layer); ``dx`` is then None.
+
+    Returns
+    -------
+    dx : array, shape (N, d_1, ..., d_k), or None
+    dw : array, shape (D, M)
+    db : array, shape (M,)
+    """
+    fc_cache, relu_cache = cache
+    da = relu_backward(dout, relu_cache)
+    return affine_backward(da, fc_cache, compute_dx=compute_dx)
 
 
-def affine_norm_relu_forward(*args, **kwargs):
-    raise NotImplementedError("affine_norm_relu_forward")
+def affine_norm_relu_forward(
+    x: Any,
+    w: Any,
+    b: Any,
+    gamma: Any,
+    beta: Any,
+    norm_param: MutableMapping[str, Any],
+    normalization: str,
+) -> tuple[Any, tuple[Any, Any, Any, str]]:
+    """Affine layer, then batch or layer normalisation, then ReLU.
+
+    Parameters
+    ----------
+    x : array, shape (N, d_1, ..., d_k)
+    w : array, shape (D, M)
+    b, gamma, beta : arrays, shape (M,)
+    norm_param : dict
+        ``bn_param`` of :func:`batchnorm_forward` (running statistics are updated in it) or
+        ``ln_param`` of :func:`layernorm_forward`.
+    normalization : {'batchnorm', 'layernorm'}
+
+    Returns
+    -------
+    out : array, shape (N, M)
+    cache : tuple
+        For :func:`affine_norm_relu_backward`.
+    """
+    if normalization not in _NORMALIZATIONS:
+        raise ValueError(
+            "affine_norm_relu_forward: normalization must be 'batchnorm' or 'layernorm', "
+            f"got {normalization!r}"
+        )
+    a, fc_cache = affine_forward(x, w, b)
+    if normalization == "batchnorm":
+        an, norm_cache = batchnorm_forward(a, gamma, beta, norm_param)
+    else:
+        an, norm_cache = layernorm_forward(a, gamma, beta, norm_param)
+    out, relu_cache = relu_forward(an)
+    return out, (fc_cache, norm_cache, relu_cache, normalization)
 
 
-def affine_norm_relu_backward(*args, **kwargs):
-    raise NotImplementedError("affine_norm_relu_backward")
+def affine_norm_relu_backward(
+    dout: Any, cache: tuple[Any, Any, Any, str], *, compute_dx: bool = True
+) -> tuple[Any, Any, Any, Any, Any]:
+    """Backward pass of :func:`affine_norm_relu_forward`.
+
+    Parameters
+    ----------
+    dout : array, shape (N, M)
+    cache : tuple
+        From :func:`affine_norm_relu_forward`.
+    compute_dx : bool, keyword-only
+        False skips the input gradient (a network's first layer); ``dx`` is then None.
+
+    Returns
+    -------
+    dx : array, shape (N, d_1, ..., d_k), or None
+    dw : array, shape (D, M)
+    db, dgamma, dbeta : arrays, shape (M,)
+    """
+    fc_cache, norm_cache, relu_cache, normalization = cache
+    dan = relu_backward(dout, relu_cache)
+    if normalization == "batchnorm":
+        da, dgamma, dbeta = batchnorm_backward_alt(dan, norm_cache)
+    else:
+        da, dgamma, dbeta = layernorm_backward(dan, norm_cache)
+    dx, dw, db = affine_backward(da, fc_cache, compute_dx=compute_dx)
+    return dx, dw, db, dgamma, dbeta
