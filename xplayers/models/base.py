@@ -126,7 +126,13 @@ class Model:
         return get_array_module(**self.params)
 
     def cast_input(self, xp: ModuleType, X: Any) -> Any:
-        """``X`` in the model's dtype (integer or float64 inputs to a float32 model, say)."""
+        """``X`` in the model's dtype (integer or float64 inputs to a float32 model, say).
+
+        Raises ``TypeError``/``ValueError`` naming both when ``X`` is not where the
+        parameters are.
+        """
+        name, first = next(iter(self.params.items()))
+        get_array_module(X=X, **{f"the model's {name}": first})
         wanted = getattr(xp, self.dtype)
         return X if X.dtype == wanted else xp.astype(X, wanted)
 

@@ -1,0 +1,202 @@
+"""Models: numerical gradient checks on every backend, forward across backends, arguments."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from backends import assert_close, dtype_name
+
+import xplayers
+from xplayers import to_numpy
+from xplayers.gradcheck import eval_numerical_gradient
+from xplayers.models import FullyConnectedNet, ThreeLayerConvNet, TwoLayerNet
+
+
+def on_backend(model, backend):
+    """Move a freshly built (host) model's parameters to ``backend``."""
+    model.params = {k: backend.asarray(v) for k, v in model.params.items()}
+    return model
+
+
+def assert_gradients_match(model, X, y):
+    """Every analytic gradient of ``model.loss`` agrees with centred differences (float64).
+
+    The bound is relative (1e-6) with an absolute floor of 1e-8 for elements whose gradient
+    is near zero (a bias before batchnorm has an exactly-zero one), where round-off in the
+    differences dominates.
+    """
+    _, grads = model.loss(X, y)
+    assert set(grads) == set(model.params)
+    for name in sorted(model.params):
+        numeric = eval_numerical_gradient(lambda _: model.loss(X, y)[0], model.params[name],
+                                          verbose=False)
+        np.testing.assert_allclose(to_numpy(grads[name]), to_numpy(numeric), rtol=1e-6,
+                                   atol=1e-8, err_msg=f"gradient of {name}")
+
+
+FC_CASES = list(itertools.product([None, "batchnorm", "layernorm"], [0.0, 0.25], [0.0, 0.7]))
+
+
+@pytest.mark.parametrize(("normalization", "dropout", "reg"), FC_CASES)
+def test_fully_connected_gradients(backend, rng, normalization, dropout, reg):
+    model = FullyConnectedNet([5, 4], input_dim=6, num_classes=3, dropout=dropout,
+                              normalization=normalization, reg=reg, weight_scale=0.5,
+                              dtype=np.float64, seed=7)
+    on_backend(model, backend)
+    X = backend.asarray(rng.standard_normal((4, 2, 3)))
+    y = backend.asarray(rng.integers(0, 3, size=4))
+    assert_gradients_match(model, X, y)
+
+
+@pytest.mark.parametrize("reg", [0.0, 0.5])
+def test_two_layer_gradients(backend, rng, reg):
+    model = on_backend(TwoLayerNet(5, 6, 3, weight_scale=0.5, reg=reg, dtype="float64",
+                                   seed=1), backend)
+    X = backend.asarray(rng.standard_normal((4, 5)))
+    y = backend.asarray(rng.integers(0, 3, size=4))
+    assert_gradients_match(model, X, y)
+
+
+@pytest.mark.parametrize("reg", [0.0, 0.5])
+def test_three_layer_conv_gradients(backend, rng, reg):
+    model = ThreeLayerConvNet((2, 6, 5), num_filters=2, filter_size=3, hidden_dim=4,
+                              num_classes=3, weight_scale=0.3, reg=reg, dtype=np.float64,
+                              seed=3)
+    on_backend(model, backend)
+    X = backend.asarray(rng.standard_normal((2, 2, 6, 5)))
+    y = backend.asarray(np.array([0, 2]))
+    assert_gradients_match(model, X, y)
+
+
+def test_no_hidden_layer_is_softmax_regression(backend, rng):
+    model = on_backend(FullyConnectedNet([], input_dim=4, num_classes=3, weight_scale=0.5,
+                                         dtype="float64", seed=0), backend)
+    X = backend.asarray(rng.standard_normal((5, 4)))
+    y = backend.asarray(rng.integers(0, 3, size=5))
+    assert sorted(model.params) == ["W1", "b1"]
+    assert_gradients_match(model, X, y)
+
+
+def test_regularisation_adds_half_reg_sum_of_squares(rng):
+    X, y = rng.standard_normal((6, 4)), rng.integers(0, 3, size=6)
+    plain = FullyConnectedNet([5], input_dim=4, num_classes=3, dtype="float64", seed=2)
+    regd = FullyConnectedNet([5], input_dim=4, num_classes=3, reg=0.3, dtype="float64",
+                             seed=2)
+    expected = 0.5 * 0.3 * sum(np.sum(regd.params[k] ** 2) for k in ("W1", "W2"))
+    assert float(regd.loss(X, y)[0]) - float(plain.loss(X, y)[0]) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("normalization", [None, "batchnorm", "layernorm"])
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_scores_match_numpy_and_keep_dtype(backend, rng, normalization, dtype):
+    host_X = rng.standard_normal((5, 7))
+
+    def build():
+        return FullyConnectedNet([6, 5], input_dim=7, num_classes=4, dropout=0.3,
+                                 normalization=normalization, dtype=dtype, seed=11)
+
+    reference = build()
+    model = on_backend(build(), backend)
+    y = rng.integers(0, 4, size=5)
+    reference.loss(host_X.astype(dtype), y)  # one training step's statistics, then test mode
+    model.loss(backend.asarray(host_X, dtype), backend.asarray(y))
+    expected = reference.loss(host_X.astype(dtype))
+    scores = model.loss(backend.asarray(host_X, dtype))
+    assert dtype_name(scores) == dtype
+    assert_close(scores, expected)
+
+
+def test_float64_input_is_cast_to_float32_model(rng):
+    model = TwoLayerNet(4, 3, 2, seed=0)
+    scores = model.loss(rng.standard_normal((3, 4)))
+    assert scores.dtype == np.float32
+
+
+def test_test_mode_uses_running_statistics(rng):
+    model = FullyConnectedNet([4], input_dim=3, num_classes=2, normalization="batchnorm",
+                              seed=0)
+    X = rng.standard_normal((8, 3)).astype(np.float32)
+    first = model.loss(X[:1])
+    assert model.state() == {}  # test mode does not create or touch running statistics
+    model.loss(X, rng.integers(0, 2, size=8))
+    assert set(model.state()) == {"running_mean1", "running_var1"}
+    assert not np.allclose(model.loss(X[:1]), first)
+
+
+def test_same_seed_same_weights_and_config_rebuilds():
+    a = FullyConnectedNet([3, 2], input_dim=4, num_classes=2, normalization="layernorm",
+                          seed=5)
+    b = type(a)(**a.config)
+    assert a.config == b.config and a.config["dtype"] == "float32"
+    for name in a.params:
+        np.testing.assert_array_equal(a.params[name], b.params[name])
+    assert a.params["W1"].dtype == np.float32 and a.device == "cpu"
+    assert "FullyConnectedNet(" in repr(a) and "on cpu" in repr(a)
+
+
+def test_dropout_with_seed_is_deterministic_and_without_is_not(rng):
+    X, y = rng.standard_normal((20, 6)), rng.integers(0, 3, size=20)
+    fixed = FullyConnectedNet([50], input_dim=6, num_classes=3, dropout=0.5, seed=1)
+    assert float(fixed.loss(X, y)[0]) == float(fixed.loss(X, y)[0])
+    fresh = FullyConnectedNet([50], input_dim=6, num_classes=3, dropout=0.5, init_seed=1)
+    assert float(fresh.loss(X, y)[0]) != float(fresh.loss(X, y)[0])
+
+
+def test_predict_returns_classes(rng):
+    model = TwoLayerNet(4, 3, 5, seed=0)
+    X = rng.standard_normal((7, 4))
+    predictions = model.predict(X, batch_size=3)
+    np.testing.assert_array_equal(predictions, np.argmax(model.loss(X), axis=1))
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"hidden_dims": 5}, "hidden_dims must be a list of widths"),
+    ({"hidden_dims": [5, 0]}, r"hidden_dims\[1\] must be a positive integer, got 0"),
+    ({"hidden_dims": [5], "normalization": "groupnorm"}, "normalization must be one of"),
+    ({"hidden_dims": [5], "dropout": 1.0}, r"drop probability and must lie in \[0, 1\)"),
+    ({"hidden_dims": [5], "dtype": "int32"}, "dtype must be float32 or float64, got int32"),
+    ({"hidden_dims": [5], "reg": -1.0}, "reg must be a finite number >= 0"),
+    ({"hidden_dims": [5], "weight_scale": 0.0}, "weight_scale must be a positive finite"),
+])
+def test_fully_connected_bad_arguments(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        FullyConnectedNet(**kwargs)
+
+
+def test_conv_net_bad_arguments():
+    with pytest.raises(ValueError, match=r"input_dim must be \(C, H, W\)"):
+        ThreeLayerConvNet(input_dim=(32, 32))
+    with pytest.raises(ValueError, match="filter_size must be odd"):
+        ThreeLayerConvNet(filter_size=4)
+
+
+def test_mixed_devices_name_the_arguments(backend, rng):
+    if backend.name == "numpy":
+        pytest.skip("needs a second backend")
+    model = on_backend(TwoLayerNet(4, 3, 2, seed=0), backend)
+    with pytest.raises((TypeError, ValueError), match="is a numpy array on device cpu"):
+        model.loss(rng.standard_normal((2, 4)).astype(np.float32))
+
+
+def test_moving_to_unusable_gpu_leaves_model_on_cpu(monkeypatch):
+    monkeypatch.setattr(xplayers.devices, "cuda_status", lambda: (False, "no GPU (test)"))
+    model = TwoLayerNet(4, 3, 2, seed=0)
+    with pytest.raises(RuntimeError, match="no GPU"):
+        model.to("cuda")
+    assert model.device == "cpu" and isinstance(model.params["W1"], np.ndarray)
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not xplayers.cuda_available(), reason="no usable GPU")
+def test_model_moves_to_gpu_as_a_whole(rng):
+    model = FullyConnectedNet([4], input_dim=3, num_classes=2, normalization="batchnorm",
+                              seed=0)
+    X, y = rng.standard_normal((6, 3)).astype(np.float32), rng.integers(0, 2, size=6)
+    model.loss(X, y)
+    expected = model.loss(X)
+    model.to("cuda")
+    assert model.device == "cuda:0"
+    assert all(xplayers.device_of(v) == "cuda:0" for v in model.state().values())
+    assert_close(model.loss(xplayers.to_device(X, "cuda")), expected)
