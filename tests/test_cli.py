@@ -1,0 +1,90 @@
+"""The ``xplayers`` command end to end: train, report, save, plot, evaluate, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from xplayers.cli import main
+from xplayers.models import FullyConnectedNet, load_model
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_train_writes_report_and_model_then_evaluate(tmp_path, capsys):
+    report, model = tmp_path / "report.json", tmp_path / "model.npz"
+    status = main(["train", "--epochs", "4", "--quiet", "--device", "cpu",
+                   "--report", str(report), "--save", str(model)])
+    assert status == 0
+    out = capsys.readouterr().out
+    assert "device cpu:" in out and "test" in out
+    summary = json.loads(report.read_text())
+    for key in ("device", "epochs", "seconds", "train_accuracy", "val_accuracy",
+                "test_accuracy", "final_loss"):
+        assert key in summary
+    assert summary["device"] == "cpu" and summary["epochs"] == 4
+    assert summary["test_accuracy"] > 0.8  # ten classes: chance is 0.1
+    assert summary["seconds"] > 0 and summary["final_loss"] < 1.0
+    assert len(summary["val_acc_history"]) == 5
+
+    loaded = load_model(model, device="cpu")
+    assert isinstance(loaded, FullyConnectedNet)
+    assert main(["evaluate", str(model), "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert f"test accuracy {summary['test_accuracy']:.4f}" in out
+
+
+def test_train_variants(tmp_path):
+    for extra in (["--model", "two_layer", "--hidden-dims", "32", "--optimizer", "sgd_momentum",
+                   "--lr", "0.05"],
+                  ["--normalization", "layernorm", "--dropout", "0.2",
+                   "--optimizer", "rmsprop", "--lr", "1e-3"],
+                  ["--dataset", "synthetic", "--normalization", "none"]):
+        report = tmp_path / "r.json"
+        assert main(["train", "--epochs", "3", "--quiet", "--device", "cpu",
+                     "--report", str(report), *extra]) == 0
+        assert json.loads(report.read_text())["val_accuracy"] > 0.5, extra
+
+
+@pytest.mark.slow
+def test_conv_model_trains_on_digits(tmp_path):
+    report = tmp_path / "r.json"
+    assert main(["train", "--model", "conv", "--epochs", "2", "--quiet", "--device", "cpu",
+                 "--report", str(report)]) == 0
+    assert json.loads(report.read_text())["test_accuracy"] > 0.5
+
+
+def test_plot_is_written(tmp_path):
+    pytest.importorskip("matplotlib")
+    plot = tmp_path / "curves.png"
+    assert main(["train", "--epochs", "1", "--quiet", "--device", "cpu",
+                 "--plot", str(plot)]) == 0
+    assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_errors_are_reported_with_status_2(tmp_path, capsys):
+    assert main(["evaluate", str(tmp_path / "missing.npz"), "--device", "cpu"]) == 2
+    assert "no checkpoint at" in capsys.readouterr().err
+    assert main(["train", "--device", "tpu", "--quiet"]) == 2
+    assert "device must be one of" in capsys.readouterr().err
+    assert main(["train", "--dataset", "cifar10", "--quiet", "--device", "cpu"]) == 2
+    assert "--data-dir" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        main(["train", "--optimizer", "lbfgs"])
+
+
+@pytest.mark.slow
+def test_python_dash_m_entry_point(tmp_path):
+    report = tmp_path / "r.json"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "XPLAYERS_DEVICE": "cpu"}
+    result = subprocess.run([sys.executable, "-m", "xplayers", "train", "--epochs", "2",
+                             "--report", str(report)], capture_output=True, text=True,
+                            env=env, cwd=tmp_path, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert "on device cpu" in result.stdout
+    assert json.loads(report.read_text())["device"] == "cpu"
