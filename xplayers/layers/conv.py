@@ -1,10 +1,282 @@
-"""PLACEHOLDER: being written; replace this whole file."""
+"""Convolutional layer: ``out[n, f] = sum_c x[n, c] (cross-correlated with) w[f, c] + b[f]``.
+
+One portable body (any Array API namespace) lowers the convolution to a single matrix product
+by *im2col*: the padded input is sliced once per kernel offset ``(i, j)`` (a Python loop over
+the HH*WW offsets only, never over examples or pixels), the slices are stacked into a
+``(C*HH*WW, N*Ho*Wo)`` column matrix, and ``w.reshape(F, C*HH*WW) @ cols`` is the output.
+The backward pass runs the same products transposed, and *col2im* adds each offset's slice of
+the column gradient back into the padded input gradient (overlapping windows accumulate by
+slice addition, never by a scatter with repeated indices).
+
+Two fast paths sit beside it and give the same numbers:
+
+- NumPy arrays: for stride 1 each offset's window is one contiguous run of the flattened,
+  padded image (rows are read at the padded width and the extra columns dropped after the
+  product), and the work goes in cache-sized blocks of examples so that the column matrix never
+  has to make a round trip through main memory; the cache holds the padded input, not the
+  HH*WW times larger columns.
+- CuPy arrays: fused im2col/col2im CUDA kernels and cuBLAS, in :mod:`._conv_cupy`.
+"""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any, NamedTuple
+
+import numpy as np
+
+from .._checks import check_floating, check_same_dtype, check_shape
+from ..backend import get_array_module, is_cupy_array, is_numpy_array
+from ._geometry import ConvGeometry, conv_geometry
+
+__all__ = ["ConvCache", "conv_backward", "conv_forward"]
+
+# Bytes of column matrix per block of examples on the NumPy path: small enough to stay in the
+# L2/L3 caches between im2col, the matrix product and col2im.
+_NUMPY_BLOCK_BYTES = 2 << 20
+
+_PATHS = ("auto", "portable", "numpy", "cupy")
 
 
+class ConvCache(NamedTuple):
+    """What :func:`conv_backward` needs from :func:`conv_forward`.
 
-def conv_forward(*args, **kwargs):
-    raise NotImplementedError("conv_forward")
+    ``saved`` depends on ``path``: the column matrix (portable, CuPy) or the zero-padded input
+    and the block size (NumPy).
+    """
+
+    path: str
+    saved: Any
+    w: Any
+    geometry: ConvGeometry
 
 
-def conv_backward(*args, **kwargs):
-    raise NotImplementedError("conv_backward")
+def conv_forward(x: Any, w: Any, b: Any, conv_param: dict[str, Any]) -> tuple[Any, ConvCache]:
+    """Forward pass of a convolutional layer (cross-correlation, as in PyTorch).
+
+    Parameters
+    ----------
+    x : array, shape (N, C, H, W)
+    w : array, shape (F, C, HH, WW)
+    b : array, shape (F,)
+    conv_param : dict
+        ``stride`` (positive int, default 1) and ``pad`` (non-negative int, default 0): the
+        input is zero-padded by ``pad`` on every side of both spatial axes.
+
+    Returns
+    -------
+    out : array, shape (N, F, Ho, Wo)
+        With ``Ho = 1 + (H + 2 * pad - HH) // stride`` and ``Wo = 1 + (W + 2 * pad - WW) //
+        stride``; rows and columns a stride does not reach are ignored, as in PyTorch.
+    cache : ConvCache
+        For :func:`conv_backward`.
+
+    Raises
+    ------
+    ValueError
+        For wrong ranks, a channel mismatch between ``x`` and ``w``, ``b`` not of shape (F,),
+        a non-positive stride, a negative pad, or a filter larger than the padded input.
+    TypeError
+        For non-floating or mixed dtypes.
+    """
+    return _conv_forward(x, w, b, conv_param)
+
+
+def conv_backward(
+    dout: Any, cache: ConvCache, *, compute_dx: bool = True
+) -> tuple[Any, Any, Any]:
+    """Backward pass of a convolutional layer.
+
+    Parameters
+    ----------
+    dout : array, shape (N, F, Ho, Wo)
+        Upstream gradient.
+    cache : ConvCache
+        From :func:`conv_forward`.
+    compute_dx : bool, keyword-only
+        Set to False for a network's first layer: ``dx`` is then ``None`` and the column
+        gradient and col2im are skipped.
+
+    Returns
+    -------
+    dx : array, shape (N, C, H, W), or None
+    dw : array, shape (F, C, HH, WW)
+    db : array, shape (F,)
+    """
+    path, saved, w, g = cache
+    xp = get_array_module(dout=dout, w=w)
+    check_shape("conv_backward", "dout", dout, g.out_shape, "(N, F, Ho, Wo) as in the forward")
+    check_same_dtype("conv_backward", xp, dout=dout, w=w)
+    if path == "numpy":
+        return _numpy_backward(dout, saved, w, g, compute_dx)
+    if path == "cupy":
+        from . import _conv_cupy
+
+        return _conv_cupy.conv_backward(dout, saved, w, g, compute_dx)
+    return _portable_backward(xp, dout, saved, w, g, compute_dx)
+
+
+def _conv_forward(
+    x: Any, w: Any, b: Any, conv_param: dict[str, Any], *, path: str = "auto"
+) -> tuple[Any, ConvCache]:
+    """:func:`conv_forward` with the implementation chosen by ``path``.
+
+    ``'auto'`` picks the fast path for NumPy and CuPy arrays and the portable body otherwise;
+    ``'portable'`` forces the Array API body on any array (the tests' reference).
+    """
+    if path not in _PATHS:
+        raise ValueError(f"conv_forward: path must be one of {_PATHS}, got {path!r}")
+    func = "conv_forward"
+    xp = get_array_module(x=x, w=w, b=b)
+    check_floating(func, "x", x, xp)
+    check_same_dtype(func, xp, x=x, w=w, b=b)
+    g = conv_geometry(func, x, w, b, conv_param)
+    if path == "auto":
+        path = "numpy" if is_numpy_array(x) else "cupy" if is_cupy_array(x) else "portable"
+    if path == "numpy":
+        out, saved = _numpy_forward(x, w, b, g)
+    elif path == "cupy":
+        from . import _conv_cupy
+
+        out, saved = _conv_cupy.conv_forward(x, w, b, g)
+    else:
+        out, saved = _portable_forward(xp, x, w, b, g)
+    return out, ConvCache(path, saved, w, g)
+
+
+# --------------------------------------------------------------------------------------------
+# Portable body: Array API calls only.
+
+
+def _portable_forward(xp: ModuleType, x: Any, w: Any, b: Any, g: ConvGeometry) -> tuple[Any, Any]:
+    # Channels first, so that stacking the offsets' slices on axis 1 gives rows (c, i, j) in
+    # w's memory order and columns (n, ho, wo): one product computes every output.
+    xt = xp.permute_dims(x, (1, 0, 2, 3))
+    if g.pad:
+        padded = xp.zeros((g.c, g.n, g.hp, g.wp), dtype=x.dtype, device=x.device)
+        padded[:, :, g.pad : g.pad + g.h, g.pad : g.pad + g.w] = xt
+    else:
+        padded = xt
+    cols = xp.stack([padded[:, :, g.rows(i), g.cols(j)] for _, i, j in g.offsets()], axis=1)
+    cols = xp.reshape(cols, (g.c * g.hh * g.ww, g.n * g.ho * g.wo))
+    out = xp.reshape(w, (g.f, g.c * g.hh * g.ww)) @ cols + xp.reshape(b, (g.f, 1))
+    out = xp.permute_dims(xp.reshape(out, (g.f, g.n, g.ho, g.wo)), (1, 0, 2, 3))
+    return out, cols
+
+
+def _portable_backward(
+    xp: ModuleType, dout: Any, cols: Any, w: Any, g: ConvGeometry, compute_dx: bool
+) -> tuple[Any, Any, Any]:
+    dout2 = xp.reshape(xp.permute_dims(dout, (1, 0, 2, 3)), (g.f, g.n * g.ho * g.wo))
+    dw = xp.reshape(dout2 @ xp.matrix_transpose(cols), (g.f, g.c, g.hh, g.ww))
+    db = xp.sum(dout2, axis=1)
+    if not compute_dx:
+        return None, dw, db
+    w2 = xp.reshape(w, (g.f, g.c * g.hh * g.ww))
+    dcols = xp.reshape(xp.matrix_transpose(w2) @ dout2, (g.c, g.hh * g.ww, g.n, g.ho, g.wo))
+    dpadded = xp.zeros((g.c, g.n, g.hp, g.wp), dtype=dout.dtype, device=dout.device)
+    for k, i, j in g.offsets():
+        rows, cols_ = g.rows(i), g.cols(j)
+        dpadded[:, :, rows, cols_] = dpadded[:, :, rows, cols_] + dcols[:, k, ...]
+    dx = dpadded[:, :, g.pad : g.pad + g.h, g.pad : g.pad + g.w]
+    return xp.permute_dims(dx, (1, 0, 2, 3)), dw, db
+
+
+# --------------------------------------------------------------------------------------------
+# NumPy fast path.
+
+
+def _numpy_row_width(g: ConvGeometry) -> int:
+    """Columns per output row in the NumPy column matrix: the padded width for stride 1."""
+    return g.wp if g.stride == 1 else g.wo
+
+
+def _numpy_block(g: ConvGeometry, itemsize: int) -> int:
+    per_example = g.c * g.hh * g.ww * g.ho * _numpy_row_width(g) * itemsize
+    return max(1, min(g.n, _NUMPY_BLOCK_BYTES // max(per_example, 1)))
+
+
+def _numpy_window(buf: np.ndarray, g: ConvGeometry, n0: int, n1: int, i: int, j: int) -> Any:
+    """View of ``buf`` (N, C, rows, Wp) met by kernel offset ``(i, j)``: (m, C, Ho, width).
+
+    For stride 1 the window is one contiguous run of each flattened image, read at the
+    padded width ``Wp``: its last ``Wp - Wo`` columns wrap into the next row and are dropped
+    (forward) or receive zeros (backward).
+    """
+    if g.stride != 1:
+        return buf[n0:n1, :, g.rows(i), g.cols(j)]
+    m, rows = n1 - n0, buf.shape[2]
+    flat = buf[n0:n1].reshape(m, g.c, rows * g.wp)
+    start = i * g.wp + j
+    return flat[:, :, start : start + g.ho * g.wp].reshape(m, g.c, g.ho, g.wp)
+
+
+def _numpy_im2col(buf: np.ndarray, g: ConvGeometry, n0: int, n1: int, store: np.ndarray) -> Any:
+    width = _numpy_row_width(g)
+    cols = store[: g.c * g.hh * g.ww * (n1 - n0) * g.ho * width]
+    cols = cols.reshape(g.c, g.hh * g.ww, n1 - n0, g.ho, width)
+    for k, i, j in g.offsets():
+        cols[:, k] = _numpy_window(buf, g, n0, n1, i, j).transpose(1, 0, 2, 3)
+    return cols.reshape(g.c * g.hh * g.ww, -1)
+
+
+def _numpy_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, g: ConvGeometry) -> tuple[Any, Any]:
+    # One spare zero row keeps the last stride-1 window (which runs Wp - Wo past the image's
+    # last row) inside the buffer.
+    spare = 1 if g.stride == 1 and g.ww > 1 else 0
+    buf = np.zeros((g.n, g.c, g.hp + spare, g.wp), dtype=x.dtype)
+    buf[:, :, g.pad : g.pad + g.h, g.pad : g.pad + g.w] = x
+    width, block = _numpy_row_width(g), _numpy_block(g, x.itemsize)
+    w2 = w.reshape(g.f, -1)
+    bias = b.reshape(g.f, 1, 1)
+    out = np.empty(g.out_shape, dtype=x.dtype)
+    store = np.empty(g.c * g.hh * g.ww * block * g.ho * width, dtype=x.dtype)
+    prod_store = np.empty(g.f * block * g.ho * width, dtype=x.dtype)
+    for n0 in range(0, g.n, block):
+        n1 = min(g.n, n0 + block)
+        cols = _numpy_im2col(buf, g, n0, n1, store)
+        prod = prod_store[: g.f * cols.shape[1]].reshape(g.f, -1)
+        np.matmul(w2, cols, out=prod)
+        valid = prod.reshape(g.f, n1 - n0, g.ho, width)[..., : g.wo]
+        np.add(valid.transpose(1, 0, 2, 3), bias, out=out[n0:n1])
+    return out, (buf, block)
+
+
+def _numpy_backward(
+    dout: np.ndarray, saved: tuple[np.ndarray, int], w: np.ndarray, g: ConvGeometry,
+    compute_dx: bool,
+) -> tuple[Any, Any, Any]:
+    buf, block = saved
+    width, rows = _numpy_row_width(g), g.c * g.hh * g.ww
+    w2 = w.reshape(g.f, rows)
+    w2t = np.ascontiguousarray(w2.T)
+    dw = np.zeros((g.f, rows), dtype=dout.dtype)
+    dw_part = np.empty_like(dw)
+    db = np.sum(dout, axis=(0, 2, 3))
+    dbuf = np.zeros_like(buf) if compute_dx else None
+    store = np.empty(rows * block * g.ho * width, dtype=dout.dtype)
+    dout_store = np.empty(g.f * block * g.ho * width, dtype=dout.dtype)
+    dcols_store = np.empty(rows * block * g.ho * width, dtype=dout.dtype) if compute_dx else None
+    for n0 in range(0, g.n, block):
+        n1 = min(g.n, n0 + block)
+        m = n1 - n0
+        cols = _numpy_im2col(buf, g, n0, n1, store)
+        # dout in the column layout; the wrapped columns get zero gradient.
+        d = dout_store[: g.f * m * g.ho * width].reshape(g.f, m, g.ho, width)
+        d[..., : g.wo] = dout[n0:n1].transpose(1, 0, 2, 3)
+        d[..., g.wo :] = 0
+        d = d.reshape(g.f, -1)
+        np.matmul(d, cols.T, out=dw_part)
+        dw += dw_part
+        if compute_dx:
+            dcols = dcols_store[: rows * d.shape[1]].reshape(rows, -1)
+            np.matmul(w2t, d, out=dcols)
+            dcols = dcols.reshape(g.c, g.hh * g.ww, m, g.ho, width)
+            for k, i, j in g.offsets():
+                target = _numpy_window(dbuf, g, n0, n1, i, j)
+                target += dcols[:, k].transpose(1, 0, 2, 3)
+    dw = dw.reshape(g.f, g.c, g.hh, g.ww)
+    if not compute_dx:
+        return None, dw, db
+    dx = np.ascontiguousarray(dbuf[:, :, g.pad : g.pad + g.h, g.pad : g.pad + g.w])
+    return dx, dw, db

@@ -1,18 +1,232 @@
-"""PLACEHOLDER: being written; replace this whole file."""
+"""Normalisation of convolutional feature maps (N, C, H, W).
+
+- Spatial batch normalisation: one mean and variance per channel, over the batch and both
+  spatial axes (0, 2, 3); running averages for test mode, exactly as in
+  :func:`xplayers.layers.batchnorm_forward`.
+- Spatial group normalisation: the C channels are split into G groups of C // G; one mean and
+  variance per example and group, over the group's channels and both spatial axes.
+
+Both scale and shift per channel with ``gamma`` and ``beta``, given either as (C,) (the
+course's spatial batchnorm) or as (1, C, 1, 1) (the course's group norm); the gradients come
+back in the shape given. The maths is :mod:`._norm`'s, shared with batch and layer norm.
+"""
+
+from __future__ import annotations
+
+import operator
+from collections.abc import MutableMapping
+from types import ModuleType
+from typing import Any, NamedTuple
+
+from .._checks import check_floating, check_mode, check_ndim, check_same_dtype, check_shape
+from ..backend import get_array_module
+from ._norm import normalize, normalize_backward
+
+__all__ = [
+    "SpatialNormCache",
+    "spatial_batchnorm_backward",
+    "spatial_batchnorm_forward",
+    "spatial_groupnorm_backward",
+    "spatial_groupnorm_forward",
+]
+
+_CHANNEL_AXES = (0, 2, 3)  # every axis but the channel axis
 
 
+class SpatialNormCache(NamedTuple):
+    """What the backward passes need.
 
-def spatial_batchnorm_forward(*args, **kwargs):
-    raise NotImplementedError("spatial_batchnorm_forward")
+    ``xhat`` and ``inv_std`` are shaped for the statistics' axes: (N, C, H, W) and
+    (1, C, 1, 1) for batch norm, (N, G, C // G, H, W) and (N, G, 1, 1, 1) for group norm.
+    ``batch_stats`` is False in batchnorm's test mode, where the statistics are constants.
+    """
+
+    xhat: Any
+    inv_std: Any
+    gamma: Any
+    gamma_shape: tuple[int, ...]
+    axes: tuple[int, ...]
+    batch_stats: bool
 
 
-def spatial_batchnorm_backward(*args, **kwargs):
-    raise NotImplementedError("spatial_batchnorm_backward")
+def _channel_param(func: str, name: str, value: Any, x: Any, xp: ModuleType) -> Any:
+    """``value`` of shape (C,) or (1, C, 1, 1), returned as (1, C, 1, 1)."""
+    c = x.shape[1]
+    if tuple(value.shape) not in ((c,), (1, c, 1, 1)):
+        raise ValueError(
+            f"{func}: {name} has shape {tuple(value.shape)}, expected (1, {c}, 1, 1) or ({c},) "
+            f"(one value per channel of x with shape {tuple(x.shape)})"
+        )
+    return xp.reshape(value, (1, c, 1, 1))
 
 
-def spatial_groupnorm_forward(*args, **kwargs):
-    raise NotImplementedError("spatial_groupnorm_forward")
+def _check_input(func: str, xp: ModuleType, x: Any, gamma: Any, beta: Any) -> tuple[Any, Any]:
+    check_floating(func, "x", x, xp)
+    check_ndim(func, "x", x, 4, "(N, C, H, W)")
+    check_same_dtype(func, xp, x=x, gamma=gamma, beta=beta)
+    return _channel_param(func, "gamma", gamma, x, xp), _channel_param(func, "beta", beta, x, xp)
 
 
-def spatial_groupnorm_backward(*args, **kwargs):
-    raise NotImplementedError("spatial_groupnorm_backward")
+def spatial_batchnorm_forward(
+    x: Any, gamma: Any, beta: Any, bn_param: MutableMapping[str, Any]
+) -> tuple[Any, SpatialNormCache]:
+    """Forward pass of spatial batch normalisation.
+
+    Parameters
+    ----------
+    x : array, shape (N, C, H, W)
+    gamma, beta : arrays, shape (C,) or (1, C, 1, 1)
+        Per-channel scale and shift.
+    bn_param : dict
+        ``mode`` ('train' or 'test', required), ``eps`` (1e-5), ``momentum`` (0.9),
+        ``running_mean`` and ``running_var`` (shape (C,); zeros and ones, in x's dtype and on
+        x's device, when missing). In 'train' mode the batch statistics over axes (0, 2, 3)
+        normalise ``x`` and ``running = momentum * running + (1 - momentum) * batch`` (biased
+        variance) is written back; 'test' mode normalises with the running averages.
+
+    Returns
+    -------
+    out : array, shape (N, C, H, W)
+    cache : SpatialNormCache
+        For :func:`spatial_batchnorm_backward`.
+
+    Raises
+    ------
+    ValueError
+        For a missing or unknown mode, or wrongly shaped ``x``, ``gamma``, ``beta`` or running
+        statistics.
+    """
+    func = "spatial_batchnorm_forward"
+    xp = get_array_module(
+        x=x, gamma=gamma, beta=beta,
+        running_mean=bn_param.get("running_mean"), running_var=bn_param.get("running_var"),
+    )
+    gamma4, beta4 = _check_input(func, xp, x, gamma, beta)
+    mode = check_mode(func, "bn_param", bn_param)
+    eps = bn_param.get("eps", 1e-5)
+    momentum = bn_param.get("momentum", 0.9)
+    c = x.shape[1]
+    running_mean = bn_param.get("running_mean")
+    running_var = bn_param.get("running_var")
+    if running_mean is None:
+        running_mean = xp.zeros((c,), dtype=x.dtype, device=x.device)
+    if running_var is None:
+        running_var = xp.ones((c,), dtype=x.dtype, device=x.device)
+    check_shape(func, "bn_param['running_mean']", running_mean, (c,), "one mean per channel")
+    check_shape(func, "bn_param['running_var']", running_var, (c,), "one variance per channel")
+
+    if mode == "train":
+        xhat, inv_std, mean, var = normalize(xp, x, _CHANNEL_AXES, eps)
+        running_mean = momentum * running_mean + (1 - momentum) * xp.reshape(mean, (c,))
+        running_var = momentum * running_var + (1 - momentum) * xp.reshape(var, (c,))
+    else:
+        inv_std = 1.0 / xp.sqrt(xp.reshape(running_var, (1, c, 1, 1)) + eps)
+        xhat = (x - xp.reshape(running_mean, (1, c, 1, 1))) * inv_std
+    out = gamma4 * xhat + beta4
+    bn_param["running_mean"] = running_mean
+    bn_param["running_var"] = running_var
+    cache = SpatialNormCache(
+        xhat, inv_std, gamma4, tuple(gamma.shape), _CHANNEL_AXES, mode == "train"
+    )
+    return out, cache
+
+
+def spatial_batchnorm_backward(dout: Any, cache: SpatialNormCache) -> tuple[Any, Any, Any]:
+    """Backward pass of spatial batch normalisation.
+
+    Parameters
+    ----------
+    dout : array, shape (N, C, H, W)
+        Upstream gradient.
+    cache : SpatialNormCache
+        From :func:`spatial_batchnorm_forward`.
+
+    Returns
+    -------
+    dx : array, shape (N, C, H, W)
+    dgamma, dbeta : arrays, the shape of the forward's gamma and beta
+    """
+    return _backward("spatial_batchnorm_backward", dout, cache)
+
+
+def spatial_groupnorm_forward(
+    x: Any, gamma: Any, beta: Any, G: int, gn_param: MutableMapping[str, Any] | None = None
+) -> tuple[Any, SpatialNormCache]:
+    """Forward pass of spatial group normalisation.
+
+    Parameters
+    ----------
+    x : array, shape (N, C, H, W)
+    gamma, beta : arrays, shape (1, C, 1, 1) (or (C,))
+        Per-channel scale and shift.
+    G : int
+        Number of groups; must divide C.
+    gn_param : dict, optional
+        ``eps`` (1e-5).
+
+    Returns
+    -------
+    out : array, shape (N, C, H, W)
+    cache : SpatialNormCache
+        For :func:`spatial_groupnorm_backward`.
+
+    Raises
+    ------
+    ValueError
+        If G is not a positive integer dividing C, or shapes are wrong.
+    """
+    func = "spatial_groupnorm_forward"
+    xp = get_array_module(x=x, gamma=gamma, beta=beta)
+    gamma4, beta4 = _check_input(func, xp, x, gamma, beta)
+    n, c, h, w = x.shape
+    try:
+        if isinstance(G, bool):
+            raise TypeError
+        groups = operator.index(G)
+    except TypeError:
+        raise ValueError(f"{func}: G must be a positive integer, got {G!r}") from None
+    if groups < 1 or c % groups:
+        raise ValueError(
+            f"{func}: G = {groups} groups must be a positive divisor of the C = {c} channels "
+            f"of x with shape {tuple(x.shape)}"
+        )
+    eps = (gn_param or {}).get("eps", 1e-5)
+    axes = (2, 3, 4)
+    xhat, inv_std, _, _ = normalize(xp, xp.reshape(x, (n, groups, c // groups, h, w)), axes, eps)
+    out = gamma4 * xp.reshape(xhat, (n, c, h, w)) + beta4
+    return out, SpatialNormCache(xhat, inv_std, gamma4, tuple(gamma.shape), axes, True)
+
+
+def spatial_groupnorm_backward(dout: Any, cache: SpatialNormCache) -> tuple[Any, Any, Any]:
+    """Backward pass of spatial group normalisation.
+
+    Parameters
+    ----------
+    dout : array, shape (N, C, H, W)
+        Upstream gradient.
+    cache : SpatialNormCache
+        From :func:`spatial_groupnorm_forward`.
+
+    Returns
+    -------
+    dx : array, shape (N, C, H, W)
+    dgamma, dbeta : arrays, the shape of the forward's gamma and beta
+    """
+    return _backward("spatial_groupnorm_backward", dout, cache)
+
+
+def _backward(func: str, dout: Any, cache: SpatialNormCache) -> tuple[Any, Any, Any]:
+    xhat, inv_std, gamma4, gamma_shape, axes, batch_stats = cache
+    xp = get_array_module(dout=dout, xhat=xhat)
+    n, c = dout.shape[0], gamma4.shape[1]
+    x_shape = (n, c, *(int(s) for s in xhat.shape[-2:]))
+    check_shape(func, "dout", dout, x_shape, "(N, C, H, W) as in the forward")
+    xhat_nchw = xp.reshape(xhat, x_shape)
+    dbeta = xp.reshape(xp.sum(dout, axis=_CHANNEL_AXES), gamma_shape)
+    dgamma = xp.reshape(xp.sum(dout * xhat_nchw, axis=_CHANNEL_AXES), gamma_shape)
+    dxhat = xp.reshape(dout * gamma4, tuple(xhat.shape))
+    if batch_stats:
+        dx = normalize_backward(xp, dxhat, xhat, inv_std, axes)
+    else:  # test mode: the running statistics are constants
+        dx = dxhat * inv_std
+    return xp.reshape(dx, x_shape), dgamma, dbeta
