@@ -70,6 +70,9 @@ def array_library(x: Any) -> str:
     raise TypeError(f"expected an array, got {type(x).__name__}")
 
 
+_SCALARS = (bool, int, float, complex, np.generic)
+
+
 def device_of(x: Any) -> str:
     """The device an array lives on, as a string.
 
@@ -77,7 +80,7 @@ def device_of(x: Any) -> str:
     tensors (``'cpu'``, ``'cuda:0'``), and ``str(x.device)`` for other Array API arrays.
     Python and NumPy scalars and ``None`` live on ``'cpu'``.
     """
-    if x is None or isinstance(x, (bool, int, float, complex, np.generic)):
+    if x is None or isinstance(x, _SCALARS):
         return "cpu"
     library = array_library(x)
     if library == "numpy":
@@ -133,10 +136,12 @@ def get_array_module(*arrays: Any, **named_arrays: Any) -> ModuleType:
     ValueError
         If the arrays share a library but live on different devices.
     """
+    if _all_numpy(arrays) and _all_numpy(named_arrays.values()):
+        return np  # the common CPU case, decided without building any description
     named = [(f"argument {i}", a) for i, a in enumerate(arrays)] + list(named_arrays.items())
     present = []
     for name, value in named:
-        if value is None or isinstance(value, (bool, int, float, complex, np.generic)):
+        if value is None or isinstance(value, _SCALARS):
             continue
         if not is_array(value):
             raise TypeError(f"{name} must be an array, got {type(value).__name__}")
@@ -161,3 +166,11 @@ def get_array_module(*arrays: Any, **named_arrays: Any) -> ModuleType:
                 f"move them to one device first, e.g. {_move_hint(first_device)}"
             )
     return _namespace_for(first, first_library)
+
+
+def _all_numpy(values: Any) -> bool:
+    """True when every value is a plain ``numpy.ndarray`` or None (and there may be none)."""
+    for value in values:
+        if value is not None and type(value) is not np.ndarray:
+            return False
+    return True
