@@ -88,6 +88,23 @@ def test_relu_forward_matches_numpy(backend, rng, dtype):
     np.testing.assert_array_equal(to_numpy(out), np.maximum(x, 0).astype(dtype))
 
 
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+def test_relu_backward_is_exactly_where(rng, dtype):
+    # NumPy selects the gradient without np.where; the result must be where's, bit for bit:
+    # NaN and infinities dropped at inactive units, signed zeros kept at active ones.
+    x = rng.standard_normal((6, 40)).astype(dtype)
+    dout = rng.standard_normal((6, 40)).astype(dtype)
+    dout[0, :8] = [np.nan, -np.nan, np.inf, -np.inf, -0.0, 0.0, -0.0, 1.0]
+    x[0, :8] = [-1.0, 1.0, -1.0, 1.0, 1.0, -1.0, -1.0, 1.0]
+    x[1, :4] = [np.nan, 0.0, -0.0, np.inf]
+    bits = f"u{np.dtype(dtype).itemsize}"
+    for d, c in ((dout, x), (dout[:, ::3], x[:, ::3]), (dout.T, x.T)):
+        expected = np.where(c > 0, d, np.zeros((), dtype=dtype))
+        got = relu_backward(d, c)
+        assert got.dtype == expected.dtype and got.shape == expected.shape
+        np.testing.assert_array_equal(got.view(bits), expected.view(bits))
+
+
 def test_relu_backward_gradcheck(backend, rng):
     host = rng.standard_normal((4, 5))
     host += np.sign(host) * 0.1  # keep away from the kink at 0
