@@ -200,6 +200,29 @@ def test_inputs_are_not_modified(backend, rng, name):
         np.testing.assert_array_equal(backend.to_numpy(array), old_state[key])
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_adam_blocked_numpy_path_equals_portable_path(rng, dtype):
+    # Big C-contiguous NumPy arrays take a blocked fast path; array_api_strict (NumPy
+    # underneath) takes the portable body: the two must agree bit for bit, state and all.
+    strict = pytest.importorskip("array_api_strict")
+    shape = (700, 300)  # more than two blocks, and not a whole number of them
+    w, m = rng.standard_normal(shape).astype(dtype), rng.standard_normal(shape).astype(dtype)
+    v = np.abs(rng.standard_normal(shape)).astype(dtype)
+    config = {"learning_rate": 3e-3, "m": m, "v": v, "t": 6}
+    strict_config = {"learning_rate": 3e-3, "m": strict.asarray(m), "v": strict.asarray(v),
+                     "t": 6}
+    w_np, w_strict = w, strict.asarray(w)
+    for _ in range(2):
+        dw = rng.standard_normal(shape).astype(dtype)
+        w_np, config = adam(w_np, dw, config)
+        w_strict, strict_config = adam(w_strict, strict.asarray(dw), strict_config)
+    for key, ours in (("w", w_np), ("m", config["m"]), ("v", config["v"])):
+        theirs = w_strict if key == "w" else strict_config[key]
+        assert ours.dtype == dtype and ours.shape == shape, key
+        np.testing.assert_array_equal(ours, np.asarray(theirs), err_msg=key)
+    assert config["t"] == strict_config["t"] == 8
+
+
 def test_defaults_are_filled_in():
     w, dw = np.ones(2), np.ones(2)
     assert sgd(w, dw)[1] == {"learning_rate": 1e-2}
