@@ -51,7 +51,7 @@ def _begin(
     """
     if config is None:
         config = {}
-    elif not isinstance(config, MutableMapping):
+    elif type(config) is not dict and not isinstance(config, MutableMapping):
         raise TypeError(f"{func}: config must be a dict or None, got {type(config).__name__}")
     states = {name: config.get(name) for name in state_names}
     for name, value in states.items():
@@ -76,6 +76,9 @@ def _begin(
     return xp, config, states
 
 
+_EXPECTED = {"positive": "a positive finite number", "fraction": "a number in [0, 1)"}
+
+
 def _number(func: str, config: Config, key: str, default: float, kind: str) -> float:
     """``config[key]`` (or ``default``) as a Python float, checked against ``kind``.
 
@@ -83,15 +86,16 @@ def _number(func: str, config: Config, key: str, default: float, kind: str) -> f
     A Python float keeps float32 arithmetic in float32 on every backend.
     """
     value = config.get(key, default)
-    expected = "a positive finite number" if kind == "positive" else "a number in [0, 1)"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+    if type(value) is not float and (isinstance(value, bool)
+                                     or not isinstance(value, numbers.Real)):
         raise TypeError(
-            f"{func}: config[{key!r}] must be {expected}, got {type(value).__name__} {value!r}"
+            f"{func}: config[{key!r}] must be {_EXPECTED[kind]}, "
+            f"got {type(value).__name__} {value!r}"
         )
     number = float(value)
     ok = (math.isfinite(number) and number > 0) if kind == "positive" else 0 <= number < 1
     if not ok:
-        raise ValueError(f"{func}: config[{key!r}] must be {expected}, got {value!r}")
+        raise ValueError(f"{func}: config[{key!r}] must be {_EXPECTED[kind]}, got {value!r}")
     return number
 
 
@@ -266,7 +270,7 @@ def adam(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
     beta2 = _number(func, config, "beta2", defaults["beta2"], "fraction")
     eps = _number(func, config, "epsilon", defaults["epsilon"], "positive")
     t = config.get("t", 0)
-    if isinstance(t, bool) or not isinstance(t, numbers.Integral):
+    if type(t) is not int and (isinstance(t, bool) or not isinstance(t, numbers.Integral)):
         raise TypeError(
             f"{func}: config['t'] must be a non-negative integer (steps taken), "
             f"got {type(t).__name__} {t!r}"
