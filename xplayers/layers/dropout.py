@@ -54,9 +54,8 @@ def dropout_forward(x: Any, dropout_param: Mapping[str, Any]) -> tuple[Any, Any]
     if mode == "test":
         return x, None
     # U[0, 1) >= p holds with probability 1 - p, and always when p = 0.
-    keep = uniform_like(x, xp, seed) >= p
-    scale = xp.asarray(1.0 / (1.0 - p), dtype=x.dtype, device=x.device)
-    mask = xp.where(keep, scale, xp.zeros((), dtype=x.dtype, device=x.device))
+    mask = xp.astype(uniform_like(x, xp, seed) >= p, x.dtype)  # 1 where kept, 0 where dropped
+    mask *= 1.0 / (1.0 - p)  # a multiply, not where(): where() branches on every element
     return x * mask, mask
 
 
