@@ -16,7 +16,7 @@ from typing import Any, NamedTuple
 
 from .._checks import check_floating, check_mode, check_ndim, check_same_dtype, check_shape
 from ..backend import get_array_module
-from ._norm import normalize, normalize_backward
+from ._norm import normalize
 
 __all__ = ["batchnorm_backward", "batchnorm_backward_alt", "batchnorm_forward"]
 
@@ -37,7 +37,7 @@ class BatchNormCache(NamedTuple):
 
 
 def _check_fraction(func: str, name: str, value: Any, low: float, high: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, Real):
+    if type(value) is not float and (isinstance(value, bool) or not isinstance(value, Real)):
         raise TypeError(f"{func}: bn_param[{name!r}] must be a real number, got {value!r}")
     value = float(value)
     if not low <= value <= high:
@@ -97,7 +97,8 @@ def _batchnorm_forward_axes(
             f"got x of shape {tuple(x.shape)}"
         )
     xhat, inv_std, mean, var = normalize(xp, x, axes, eps)
-    out = gamma * xhat + beta
+    out = gamma * xhat
+    out += beta
     new_mean = momentum * running_mean + (1.0 - momentum) * xp.reshape(mean, stat_shape)
     new_var = momentum * running_var + (1.0 - momentum) * xp.reshape(var, stat_shape)
     bn_param["running_mean"] = new_mean
@@ -119,16 +120,25 @@ def _batchnorm_backward_axes(
     """Gradients ``(dx, dgamma, dbeta)`` for :func:`_batchnorm_forward_axes`.
 
     ``staged=True`` walks the computation graph node by node (:func:`batchnorm_backward`);
-    otherwise the closed form of :func:`._norm.normalize_backward` is used. ``dgamma`` and
-    ``dbeta`` have gamma's shape.
+    otherwise the closed form of :func:`._norm.normalize_backward` is used, reusing the
+    ``dgamma`` and ``dbeta`` sums. ``dgamma`` and ``dbeta`` have gamma's shape.
     """
     check_shape(func, "dout", dout, tuple(cache.xhat.shape), "the shape of the forward x")
     dgamma, dbeta = _scale_shift_grads(xp, dout, cache)
+    if not staged and cache.train:
+        # normalize_backward's closed form with dxhat = gamma * dout; gamma is constant over
+        # the axes, so mean(dxhat) = gamma * dbeta / m and mean(dxhat * xhat) =
+        # gamma * dgamma / m reuse the sums just taken:
+        # dx = gamma * inv_std * (dout - (dbeta + xhat * dgamma) / m).
+        m = math.prod(dout.shape[i] for i in cache.axes)
+        correction = cache.xhat * (dgamma / m)
+        correction += dbeta / m
+        dx = dout - correction
+        dx *= cache.gamma * cache.inv_std
+        return dx, dgamma, dbeta
     dxhat = dout * cache.gamma
     if not cache.train:  # running statistics are constants
         return dxhat * cache.inv_std, dgamma, dbeta
-    if not staged:
-        return normalize_backward(xp, dxhat, cache.xhat, cache.inv_std, cache.axes), dgamma, dbeta
 
     # Forward graph: mu = mean(x); c = x - mu; v = mean(c**2); s = sqrt(v + eps);
     # r = 1 / s; xhat = c * r. Walk it backwards, one node at a time.
