@@ -12,9 +12,12 @@ Two fast paths sit beside it and give the same numbers:
 
 - NumPy arrays: for stride 1 each offset's window is one contiguous run of the flattened,
   padded image (rows are read at the padded width and the extra columns dropped after the
-  product), and the work goes in cache-sized blocks of examples so that the column matrix never
-  has to make a round trip through main memory; the cache holds the padded input, not the
-  HH*WW times larger columns.
+  product); the work goes in cache-sized blocks of examples (a loop over a few blocks, each a
+  vectorised im2col and one matrix product) so that the column matrix never makes a round
+  trip through main memory, and the cache holds the padded input, not the HH*WW times larger
+  columns. A row of ones in the columns folds the bias into the product (and ``db`` into the
+  ``dw`` product). To spare full passes over memory, ``out`` and ``dx`` are returned as
+  strided views of the buffers the products wrote (not C-contiguous).
 - CuPy arrays: fused im2col/col2im CUDA kernels and cuBLAS, in :mod:`._conv_cupy`.
 """
 
@@ -212,12 +215,18 @@ def _numpy_window(buf: np.ndarray, g: ConvGeometry, n0: int, n1: int, i: int, j:
 
 
 def _numpy_im2col(buf: np.ndarray, g: ConvGeometry, n0: int, n1: int, store: np.ndarray) -> Any:
-    width = _numpy_row_width(g)
-    cols = store[: g.c * g.hh * g.ww * (n1 - n0) * g.ho * width]
-    cols = cols.reshape(g.c, g.hh * g.ww, n1 - n0, g.ho, width)
+    """Columns of examples ``n0:n1``, ``(C*HH*WW + 1, m*Ho*width)``, in ``store``.
+
+    The extra last row is all ones: against a last column of ``b`` in the weights it adds the
+    bias inside the matrix product, and against ``dout`` it sums ``db`` there too.
+    """
+    m, rows, width = n1 - n0, g.c * g.hh * g.ww, _numpy_row_width(g)
+    cols = store[: (rows + 1) * m * g.ho * width].reshape(rows + 1, m * g.ho * width)
+    windows = cols[:rows].reshape(g.c, g.hh * g.ww, m, g.ho, width)
     for k, i, j in g.offsets():
-        cols[:, k] = _numpy_window(buf, g, n0, n1, i, j).transpose(1, 0, 2, 3)
-    return cols.reshape(g.c * g.hh * g.ww, -1)
+        windows[:, k] = _numpy_window(buf, g, n0, n1, i, j).transpose(1, 0, 2, 3)
+    cols[rows] = 1
+    return cols
 
 
 def _numpy_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, g: ConvGeometry) -> tuple[Any, Any]:
@@ -226,19 +235,18 @@ def _numpy_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, g: ConvGeometry)
     spare = 1 if g.stride == 1 and g.ww > 1 else 0
     buf = np.zeros((g.n, g.c, g.hp + spare, g.wp), dtype=x.dtype)
     buf[:, :, g.pad : g.pad + g.h, g.pad : g.pad + g.w] = x
-    width, block = _numpy_row_width(g), _numpy_block(g, x.itemsize)
-    w2 = w.reshape(g.f, -1)
-    bias = b.reshape(g.f, 1, 1)
-    out = np.empty(g.out_shape, dtype=x.dtype)
-    store = np.empty(g.c * g.hh * g.ww * block * g.ho * width, dtype=x.dtype)
-    prod_store = np.empty(g.f * block * g.ho * width, dtype=x.dtype)
+    width, block, rows = _numpy_row_width(g), _numpy_block(g, x.itemsize), g.c * g.hh * g.ww
+    weights = np.concatenate([w.reshape(g.f, rows), b.reshape(g.f, 1)], axis=1)
+    # The product lands in (F, N, Ho, width) order; the output is a transposed view of it,
+    # which spares a full pass over the output to reorder it.
+    prod = np.empty((g.f, g.n, g.ho, width), dtype=x.dtype)
+    prod2 = prod.reshape(g.f, -1)
+    store = np.empty((rows + 1) * block * g.ho * width, dtype=x.dtype)
     for n0 in range(0, g.n, block):
         n1 = min(g.n, n0 + block)
         cols = _numpy_im2col(buf, g, n0, n1, store)
-        prod = prod_store[: g.f * cols.shape[1]].reshape(g.f, -1)
-        np.matmul(w2, cols, out=prod)
-        valid = prod.reshape(g.f, n1 - n0, g.ho, width)[..., : g.wo]
-        np.add(valid.transpose(1, 0, 2, 3), bias, out=out[n0:n1])
+        np.matmul(weights, cols, out=prod2[:, n0 * g.ho * width : n1 * g.ho * width])
+    out = prod[..., : g.wo].transpose(1, 0, 2, 3)
     return out, (buf, block)
 
 
@@ -248,26 +256,24 @@ def _numpy_backward(
 ) -> tuple[Any, Any, Any]:
     buf, block = saved
     width, rows = _numpy_row_width(g), g.c * g.hh * g.ww
-    w2 = w.reshape(g.f, rows)
-    w2t = np.ascontiguousarray(w2.T)
-    dw = np.zeros((g.f, rows), dtype=dout.dtype)
-    dw_part = np.empty_like(dw)
-    db = np.sum(dout, axis=(0, 2, 3))
+    w2t = np.ascontiguousarray(w.reshape(g.f, rows).T)
+    dwb = np.zeros((g.f, rows + 1), dtype=dout.dtype)  # [dw | db]
+    dwb_part = np.empty_like(dwb)
     dbuf = np.zeros_like(buf) if compute_dx else None
-    store = np.empty(rows * block * g.ho * width, dtype=dout.dtype)
+    store = np.empty((rows + 1) * block * g.ho * width, dtype=dout.dtype)
     dout_store = np.empty(g.f * block * g.ho * width, dtype=dout.dtype)
     dcols_store = np.empty(rows * block * g.ho * width, dtype=dout.dtype) if compute_dx else None
     for n0 in range(0, g.n, block):
         n1 = min(g.n, n0 + block)
         m = n1 - n0
         cols = _numpy_im2col(buf, g, n0, n1, store)
-        # dout in the column layout; the wrapped columns get zero gradient.
+        # dout in the columns' layout; the wrapped columns get zero gradient.
         d = dout_store[: g.f * m * g.ho * width].reshape(g.f, m, g.ho, width)
         d[..., : g.wo] = dout[n0:n1].transpose(1, 0, 2, 3)
         d[..., g.wo :] = 0
         d = d.reshape(g.f, -1)
-        np.matmul(d, cols.T, out=dw_part)
-        dw += dw_part
+        np.matmul(d, cols.T, out=dwb_part)
+        dwb += dwb_part
         if compute_dx:
             dcols = dcols_store[: rows * d.shape[1]].reshape(rows, -1)
             np.matmul(w2t, d, out=dcols)
@@ -275,8 +281,9 @@ def _numpy_backward(
             for k, i, j in g.offsets():
                 target = _numpy_window(dbuf, g, n0, n1, i, j)
                 target += dcols[:, k].transpose(1, 0, 2, 3)
-    dw = dw.reshape(g.f, g.c, g.hh, g.ww)
+    dw = dwb[:, :rows].reshape(g.f, g.c, g.hh, g.ww)
+    db = dwb[:, rows].copy()
     if not compute_dx:
         return None, dw, db
-    dx = np.ascontiguousarray(dbuf[:, :, g.pad : g.pad + g.h, g.pad : g.pad + g.w])
-    return dx, dw, db
+    # A view of the padded gradient: cropping it into a fresh array would cost a full pass.
+    return dbuf[:, :, g.pad : g.pad + g.h, g.pad : g.pad + g.w], dw, db
