@@ -239,15 +239,25 @@ def test_max_pool_matches_torch(backend: Backend, rng, dtype, x_shape, ph, pw, s
     assert_close(dx, tx.grad.numpy())
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize(("x_shape", "ph", "pw", "stride"), POOL_CASES)
-def test_max_pool_numpy_fast_path_matches_portable(rng, x_shape, ph, pw, stride) -> None:
-    hx = rng.integers(0, 4, size=x_shape).astype(np.float32)  # ties included
+def test_max_pool_numpy_fast_path_matches_portable(rng, dtype, x_shape, ph, pw, stride) -> None:
+    hx = rng.integers(0, 4, size=x_shape).astype(dtype)  # ties included
     pool_param = {"pool_height": ph, "pool_width": pw, "stride": stride}
     fast, fast_cache = pooling_module._max_pool_forward(hx, pool_param, path="numpy")
     slow, slow_cache = pooling_module._max_pool_forward(hx, pool_param, path="portable")
     np.testing.assert_array_equal(fast, slow)
     np.testing.assert_array_equal(fast_cache.argmax, slow_cache.argmax)
-    assert not np.shares_memory(fast, hx)
+    assert fast.dtype == dtype and not np.shares_memory(fast, hx)
+
+    # Bit-exact routing, special values included.
+    hd = rng.standard_normal(fast.shape).astype(dtype)
+    hd.flat[:3] = [np.inf, -0.0, np.nan][: hd.size]
+    dx_fast = pooling_module._max_pool_backward(hd, fast_cache, path="numpy")
+    dx_slow = pooling_module._max_pool_backward(hd, fast_cache, path="portable")
+    assert dx_fast.dtype == dtype
+    np.testing.assert_array_equal(dx_fast, dx_slow)
+    np.testing.assert_array_equal(np.signbit(dx_fast), np.signbit(dx_slow))
 
 
 def test_max_pool_tie_goes_to_first(backend: Backend) -> None:

@@ -75,10 +75,7 @@ def max_pool_backward(dout: Any, cache: PoolCache) -> Any:
         Each window's gradient lands on its (first) maximum; an input in several windows
         collects the gradients of every window it wins.
     """
-    argmax, g = cache
-    xp = get_array_module(dout=dout, argmax=argmax)
-    check_shape("max_pool_backward", "dout", dout, g.out_shape, "(N, C, Ho, Wo) as in the forward")
-    return _portable_backward(xp, dout, argmax, g)
+    return _max_pool_backward(dout, cache)
 
 
 def _max_pool_forward(
@@ -87,7 +84,7 @@ def _max_pool_forward(
     """:func:`max_pool_forward` with the implementation chosen by ``path``.
 
     ``'auto'`` uses the NumPy fast path for NumPy arrays; ``'portable'`` forces the Array API
-    body (the tests' reference). The backward pass is the portable body for every array.
+    body (the tests' reference).
     """
     if path not in _PATHS:
         raise ValueError(f"max_pool_forward: path must be one of {_PATHS}, got {path!r}")
@@ -102,6 +99,20 @@ def _max_pool_forward(
     else:
         out, argmax = _portable_forward(xp, x, g)
     return out, PoolCache(argmax, g)
+
+
+def _max_pool_backward(dout: Any, cache: PoolCache, *, path: str = "auto") -> Any:
+    """:func:`max_pool_backward` with the implementation chosen by ``path``."""
+    if path not in _PATHS:
+        raise ValueError(f"max_pool_backward: path must be one of {_PATHS}, got {path!r}")
+    argmax, g = cache
+    xp = get_array_module(dout=dout, argmax=argmax)
+    check_shape("max_pool_backward", "dout", dout, g.out_shape, "(N, C, Ho, Wo) as in the forward")
+    if path == "auto":
+        path = "numpy" if is_numpy_array(dout) else "portable"
+    if path == "numpy":
+        return _numpy_backward(dout, argmax, g)
+    return _portable_backward(xp, dout, argmax, g)
 
 
 def _index_dtype(xp: ModuleType, g: PoolGeometry) -> Any:
@@ -122,8 +133,8 @@ def _portable_forward(xp: ModuleType, x: Any, g: PoolGeometry) -> tuple[Any, Any
             best = candidate
             continue
         better = candidate > best
-        best = xp.where(better, candidate, best)
         argmax = xp.where(better, xp.asarray(k, dtype=dtype, device=x.device), argmax)
+        best = xp.maximum(best, candidate)  # a NaN propagates to the output
     if g.ph * g.pw == 1:  # a 1x1 window: out must not be a view of x
         best = xp.asarray(best, copy=True)
     return best, argmax
@@ -143,18 +154,49 @@ def _portable_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) 
 
 
 # --------------------------------------------------------------------------------------------
-# NumPy fast path: the same loop, updating the running maximum and its offset in place.
+# NumPy fast path: the same loops without branches per element. Selections by a boolean mask
+# (np.where, masked copies) branch on every element and mispredict on the irregular pattern
+# of a max pool; AND-ing with an all-ones or all-zeros bit mask picks the same values.
+
+
+def _bit_mask(flags: np.ndarray, out: np.ndarray) -> np.ndarray:
+    """All bits set in ``out`` (an unsigned or integer array) where ``flags`` is True, else 0."""
+    np.copyto(out, flags)  # 1 or 0
+    return np.negative(out, out=out)  # wraps 1 to all ones
 
 
 def _numpy_forward(x: np.ndarray, g: PoolGeometry) -> tuple[Any, Any]:
     best = np.array(x[:, :, g.rows(0), g.cols(0)])
     argmax = np.zeros(g.out_shape, dtype=_index_dtype(np, g))
     better = np.empty(g.out_shape, dtype=bool)
+    mask, scratch = np.empty_like(argmax), np.empty_like(argmax)
     for k, i, j in g.offsets():
         if k == 0:
             continue
         candidate = x[:, :, g.rows(i), g.cols(j)]
         np.greater(candidate, best, out=better)
-        np.copyto(best, candidate, where=better)
-        np.copyto(argmax, k, where=better)
+        np.maximum(best, candidate, out=best)
+        # argmax = k where better, else argmax:  argmax ^= (argmax ^ k) & mask
+        _bit_mask(better, mask)
+        np.bitwise_xor(argmax, k, out=scratch)
+        np.bitwise_and(scratch, mask, out=scratch)
+        np.bitwise_xor(argmax, scratch, out=argmax)
     return best, argmax
+
+
+def _numpy_backward(dout: np.ndarray, argmax: np.ndarray, g: PoolGeometry) -> Any:
+    bits = np.dtype(f"u{dout.dtype.itemsize}")
+    dout_bits = dout.view(bits)
+    dx = np.zeros(g.x_shape, dtype=dout.dtype)
+    won = np.empty(g.out_shape, dtype=bool)
+    mask = np.empty(g.out_shape, dtype=bits)
+    for k, i, j in g.offsets():
+        np.equal(argmax, k, out=won)
+        _bit_mask(won, mask)
+        target = dx[:, :, g.rows(i), g.cols(j)]
+        if g.overlapping:
+            np.bitwise_and(mask, dout_bits, out=mask)
+            target += mask.view(dout.dtype)
+        else:  # disjoint windows: write the selected bits straight into dx
+            np.bitwise_and(mask, dout_bits, out=target.view(bits))
+    return dx
