@@ -229,6 +229,28 @@ def _numpy_im2col(buf: np.ndarray, g: ConvGeometry, n0: int, n1: int, store: np.
     return cols
 
 
+def _numpy_col2im_flat(
+    dblock: np.ndarray, dcols: np.ndarray, g: ConvGeometry, planes: np.ndarray
+) -> None:
+    """Stride-1 col2im of one block: add every offset's column gradient into ``dblock``.
+
+    ``dblock`` (m, C, rows, Wp) is contiguous, and offset ``(i, j)`` shifts a whole image
+    plane by ``i * Wp + j`` elements; copied into planes of the block's size whose tails are
+    zero, its gradient is added with one contiguous 1-d addition (what spills past a plane's
+    end is a zero tail), several times faster than a strided addition.
+    """
+    m = dblock.shape[0]
+    flat = dblock.reshape(-1)
+    staged = planes[:m]
+    window = staged.reshape(m, g.c, -1)[:, :, : g.ho * g.wp]
+    staged = staged.reshape(-1)
+    for k, i, j in g.offsets():
+        shift = i * g.wp + j
+        np.copyto(window, dcols[:, k].reshape(g.c, m, -1).transpose(1, 0, 2))
+        target = flat[shift:]
+        target += staged[: target.size]
+
+
 def _numpy_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, g: ConvGeometry) -> tuple[Any, Any]:
     # One spare zero row keeps the last stride-1 window (which runs Wp - Wo past the image's
     # last row) inside the buffer.
@@ -263,6 +285,8 @@ def _numpy_backward(
     store = np.empty((rows + 1) * block * g.ho * width, dtype=dout.dtype)
     dout_store = np.empty(g.f * block * g.ho * width, dtype=dout.dtype)
     dcols_store = np.empty(rows * block * g.ho * width, dtype=dout.dtype) if compute_dx else None
+    # Zero-tailed copies of one offset's column gradient, image planes at the buffer's size.
+    planes = np.zeros((block, *buf.shape[1:]), dtype=dout.dtype) if compute_dx else None
     for n0 in range(0, g.n, block):
         n1 = min(g.n, n0 + block)
         m = n1 - n0
@@ -278,9 +302,12 @@ def _numpy_backward(
             dcols = dcols_store[: rows * d.shape[1]].reshape(rows, -1)
             np.matmul(w2t, d, out=dcols)
             dcols = dcols.reshape(g.c, g.hh * g.ww, m, g.ho, width)
-            for k, i, j in g.offsets():
-                target = _numpy_window(dbuf, g, n0, n1, i, j)
-                target += dcols[:, k].transpose(1, 0, 2, 3)
+            if g.stride == 1:
+                _numpy_col2im_flat(dbuf[n0:n1], dcols, g, planes)
+            else:
+                for k, i, j in g.offsets():
+                    target = _numpy_window(dbuf, g, n0, n1, i, j)
+                    target += dcols[:, k].transpose(1, 0, 2, 3)
     dw = dwb[:, :rows].reshape(g.f, g.c, g.hh, g.ww)
     db = dwb[:, rows].copy()
     if not compute_dx:
