@@ -190,3 +190,17 @@ def test_training_on_gpu_matches_the_cpu_run(blobs):
     assert isinstance(gpu.model.params["W1"], cupy.ndarray)
     assert isinstance(gpu.train_data.X, cupy.ndarray)  # moved to the device once
     assert gpu.best_val_acc > 0.9 and results["cpu"].best_val_acc > 0.9
+
+
+def test_streamed_data_trains_like_resident_data(blobs, monkeypatch):
+    from xplayers import _sampling
+
+    histories = []
+    for resident in (True, False):
+        monkeypatch.setattr(_sampling, "fits_on_device", lambda arrays, device, r=resident: r)
+        solver = Solver(small_net(blobs), blobs, update_rule="adam", num_epochs=2,
+                        batch_size=16, verbose=False, device="cpu", seed=3)
+        assert solver.train_data.resident is resident
+        solver.train()
+        histories.append((solver.loss_history, solver.val_acc_history))
+    assert histories[0] == histories[1]
