@@ -436,3 +436,41 @@ def test_spatial_groupnorm_bad_arguments(backend: Backend, groups, gamma_shape, 
     beta = backend.asarray(np.zeros(gamma_shape))
     with pytest.raises(ValueError, match=match):
         spatial_groupnorm_forward(x, gamma, beta, groups, {})
+
+
+# --------------------------------------------------------------------------------------------
+# Every layer against NumPy on identical inputs, both float dtypes (no PyTorch needed)
+
+
+def _pool_pass(x, dout):
+    out, cache = max_pool_forward(x, {"pool_height": 3, "pool_width": 2, "stride": 2})
+    return out, max_pool_backward(dout, cache)
+
+
+def _bn_pass(x, dout, gamma, beta):
+    out, cache = spatial_batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    return (out, *spatial_batchnorm_backward(dout, cache))
+
+
+def _gn_pass(x, dout, gamma, beta):
+    out, cache = spatial_groupnorm_forward(x, gamma, beta, 2, {})
+    return (out, *spatial_groupnorm_backward(dout, cache))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("layer", ["pool", "batchnorm", "groupnorm"])
+def test_layers_match_numpy(backend: Backend, rng, dtype, layer) -> None:
+    x_shape, out_shape = (3, 4, 7, 6), {"pool": (3, 4, 3, 3)}.get(layer, (3, 4, 7, 6))
+    host = [rng.standard_normal(x_shape).astype(dtype),
+            rng.standard_normal(out_shape).astype(dtype)]
+    if layer != "pool":
+        shape = (4,) if layer == "batchnorm" else (1, 4, 1, 1)
+        host += [rng.standard_normal(shape).astype(dtype) for _ in range(2)]
+    run = {"pool": _pool_pass, "batchnorm": _bn_pass, "groupnorm": _gn_pass}[layer]
+    want = run(*host)
+    got = run(*(backend.asarray(h) for h in host))
+    for g, w in zip(got, want, strict=True):
+        assert dtype_name(g) == np.dtype(dtype).name
+        scale = float(np.max(np.abs(w)))
+        assert_close(g, w, rtol=1e-5 if dtype == np.float32 else 1e-10,
+                     atol=(1e-6 if dtype == np.float32 else 1e-13) * scale)
