@@ -123,19 +123,21 @@ def test_conv_matches_torch(backend: Backend, rng, x_shape, w_shape, stride, pad
     assert_close(db, tb.grad.numpy())
 
 
-@pytest.mark.parametrize("block_bytes", [None, 1], ids=["one-block", "block-per-example"])
+@pytest.mark.parametrize("block", [None, 1, 2], ids=["one-block", "1-per-block", "2-per-block"])
 @pytest.mark.parametrize(("x_shape", "w_shape", "stride", "pad"), CONV_CASES)
 def test_conv_numpy_fast_path_matches_portable(
-    rng, monkeypatch, block_bytes, x_shape, w_shape, stride, pad
+    rng, monkeypatch, block, x_shape, w_shape, stride, pad
 ) -> None:
-    if block_bytes is not None:  # force the NumPy path to work one example at a time
-        monkeypatch.setattr(conv_module, "_NUMPY_BLOCK_BYTES", block_bytes)
+    if block is not None:  # force blocks of 1 or 2 examples (and a shorter last block)
+        monkeypatch.setattr(conv_module, "_numpy_block", lambda g, itemsize: min(g.n, block))
+        x_shape = (3, *x_shape[1:])
     for dtype in (np.float32, np.float64):
         hx, hw, hb = (a.astype(dtype) for a in _draw(rng, x_shape, w_shape, (w_shape[0],)))
         conv_param = {"stride": stride, "pad": pad}
         fast, fast_cache = conv_module._conv_forward(hx, hw, hb, conv_param, path="numpy")
         slow, slow_cache = conv_module._conv_forward(hx, hw, hb, conv_param, path="portable")
         assert fast_cache.path == "numpy" and slow_cache.path == "portable"
+        assert fast_cache.saved[1] == (block or x_shape[0])
         assert fast.dtype == dtype
         assert_close(fast, slow)
         hd = rng.standard_normal(fast.shape).astype(dtype)

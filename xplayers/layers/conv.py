@@ -279,11 +279,12 @@ def _numpy_backward(
     buf, block = saved
     width, rows = _numpy_row_width(g), g.c * g.hh * g.ww
     w2t = np.ascontiguousarray(w.reshape(g.f, rows).T)
-    dwb = np.zeros((g.f, rows + 1), dtype=dout.dtype)  # [dw | db]
-    dwb_part = np.empty_like(dwb)
+    # [dw | db] transposed: cols @ d.T is the faster orientation of this long, thin product.
+    dwb_t = np.zeros((rows + 1, g.f), dtype=dout.dtype)
+    dwb_part = np.empty_like(dwb_t)
     dbuf = np.zeros_like(buf) if compute_dx else None
     store = np.empty((rows + 1) * block * g.ho * width, dtype=dout.dtype)
-    dout_store = np.empty(g.f * block * g.ho * width, dtype=dout.dtype)
+    dout_store = np.zeros(g.f * block * g.ho * width, dtype=dout.dtype)
     dcols_store = np.empty(rows * block * g.ho * width, dtype=dout.dtype) if compute_dx else None
     # Zero-tailed copies of one offset's column gradient, image planes at the buffer's size.
     planes = np.zeros((block, *buf.shape[1:]), dtype=dout.dtype) if compute_dx else None
@@ -291,13 +292,13 @@ def _numpy_backward(
         n1 = min(g.n, n0 + block)
         m = n1 - n0
         cols = _numpy_im2col(buf, g, n0, n1, store)
-        # dout in the columns' layout; the wrapped columns get zero gradient.
+        # dout in the columns' layout; the wrapped columns get zero gradient: dout_store
+        # starts zeroed and, being made of whole rows of `width`, is never written there.
         d = dout_store[: g.f * m * g.ho * width].reshape(g.f, m, g.ho, width)
         d[..., : g.wo] = dout[n0:n1].transpose(1, 0, 2, 3)
-        d[..., g.wo :] = 0
         d = d.reshape(g.f, -1)
-        np.matmul(d, cols.T, out=dwb_part)
-        dwb += dwb_part
+        np.matmul(cols, d.T, out=dwb_part)
+        dwb_t += dwb_part
         if compute_dx:
             dcols = dcols_store[: rows * d.shape[1]].reshape(rows, -1)
             np.matmul(w2t, d, out=dcols)
@@ -308,8 +309,8 @@ def _numpy_backward(
                 for k, i, j in g.offsets():
                     target = _numpy_window(dbuf, g, n0, n1, i, j)
                     target += dcols[:, k].transpose(1, 0, 2, 3)
-    dw = dwb[:, :rows].reshape(g.f, g.c, g.hh, g.ww)
-    db = dwb[:, rows].copy()
+    dw = np.ascontiguousarray(dwb_t[:rows].T).reshape(g.f, g.c, g.hh, g.ww)
+    db = dwb_t[rows].copy()
     if not compute_dx:
         return None, dw, db
     # A view of the padded gradient: cropping it into a fresh array would cost a full pass.
