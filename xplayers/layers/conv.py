@@ -13,12 +13,12 @@ Two fast paths sit beside it and give the same numbers:
 - NumPy arrays: the work goes in cache-sized blocks of examples (a loop over a few blocks,
   each a vectorised im2col and one matrix product) so that the column matrix never makes a
   round trip through main memory, and the cache holds the padded input, not the HH*WW times
-  larger columns. In the forward pass with stride 1 each offset's window is one contiguous
-  run of the flattened, padded image (rows are read at the padded width and the extra
-  columns dropped after the product); col2im adds whole shifted image planes with contiguous
-  1-d additions. A row of ones in the columns folds the bias into the product (and ``db``
-  into the ``dw`` product). To spare full passes over memory, ``out`` and ``dx`` are returned
-  as strided views of the buffers the products wrote (not C-contiguous).
+  larger columns. With stride 1 each offset's window is one contiguous run of the flattened,
+  padded image (rows are read at the padded width and the extra columns dropped after the
+  product), and col2im adds whole shifted image planes with contiguous 1-d additions. A row
+  of ones in the columns folds the bias into the product (and ``db`` into the ``dw``
+  product). To spare full passes over memory, ``out`` and ``dx`` are returned as strided
+  views of the buffers the products wrote (not C-contiguous).
 - CuPy arrays: fused im2col/col2im CUDA kernels and cuBLAS, in :mod:`._conv_cupy`.
 """
 
@@ -191,7 +191,7 @@ def _portable_backward(
 
 
 def _numpy_row_width(g: ConvGeometry) -> int:
-    """Columns per output row in the forward's column matrix: the padded width for stride 1."""
+    """Columns per output row in the NumPy column matrix: the padded width for stride 1."""
     return g.wp if g.stride == 1 else g.wo
 
 
@@ -200,14 +200,14 @@ def _numpy_block(g: ConvGeometry, itemsize: int) -> int:
     return max(1, min(g.n, _NUMPY_BLOCK_BYTES // max(per_example, 1)))
 
 
-def _numpy_window(buf: np.ndarray, g: ConvGeometry, n0: int, n1: int, i: int, j: int,
-                  width: int) -> Any:
+def _numpy_window(buf: np.ndarray, g: ConvGeometry, n0: int, n1: int, i: int, j: int) -> Any:
     """View of ``buf`` (N, C, rows, Wp) met by kernel offset ``(i, j)``: (m, C, Ho, width).
 
-    With ``width == Wp`` (stride 1) the window is one contiguous run of each flattened image,
-    read at the padded width: its last ``Wp - Wo`` columns wrap into the next row.
+    For stride 1 the window is one contiguous run of each flattened image, read at the
+    padded width ``Wp``: its last ``Wp - Wo`` columns wrap into the next row and are dropped
+    (forward) or receive zeros (backward).
     """
-    if width == g.wo:
+    if g.stride != 1:
         return buf[n0:n1, :, g.rows(i), g.cols(j)]
     m, rows = n1 - n0, buf.shape[2]
     flat = buf[n0:n1].reshape(m, g.c, rows * g.wp)
@@ -215,41 +215,39 @@ def _numpy_window(buf: np.ndarray, g: ConvGeometry, n0: int, n1: int, i: int, j:
     return flat[:, :, start : start + g.ho * g.wp].reshape(m, g.c, g.ho, g.wp)
 
 
-def _numpy_im2col(
-    buf: np.ndarray, g: ConvGeometry, n0: int, n1: int, width: int, store: np.ndarray
-) -> Any:
+def _numpy_im2col(buf: np.ndarray, g: ConvGeometry, n0: int, n1: int, store: np.ndarray) -> Any:
     """Columns of examples ``n0:n1``, ``(C*HH*WW + 1, m*Ho*width)``, in ``store``.
 
     The extra last row is all ones: against a last column of ``b`` in the weights it adds the
     bias inside the matrix product, and against ``dout`` it sums ``db`` there too.
     """
-    m, rows = n1 - n0, g.c * g.hh * g.ww
+    m, rows, width = n1 - n0, g.c * g.hh * g.ww, _numpy_row_width(g)
     cols = store[: (rows + 1) * m * g.ho * width].reshape(rows + 1, m * g.ho * width)
     windows = cols[:rows].reshape(g.c, g.hh * g.ww, m, g.ho, width)
     for k, i, j in g.offsets():
-        windows[:, k] = _numpy_window(buf, g, n0, n1, i, j, width).transpose(1, 0, 2, 3)
+        windows[:, k] = _numpy_window(buf, g, n0, n1, i, j).transpose(1, 0, 2, 3)
     cols[rows] = 1
     return cols
 
 
-def _numpy_col2im(dblock: np.ndarray, dcols: np.ndarray, g: ConvGeometry,
-                  planes: np.ndarray) -> None:
-    """col2im of one block: add every offset's column gradient into ``dblock``.
+def _numpy_col2im_flat(
+    dblock: np.ndarray, dcols: np.ndarray, g: ConvGeometry, planes: np.ndarray
+) -> None:
+    """Stride-1 col2im of one block: add every offset's column gradient into ``dblock``.
 
     ``dblock`` (m, C, rows, Wp) is contiguous, and offset ``(i, j)`` shifts a whole image
-    plane by ``i * Wp + j`` elements. Each offset's gradient is copied to its output positions
-    ``(s * ho, s * wo)`` in planes shaped like the block's, zero elsewhere, and added with one
-    contiguous 1-d addition (what spills past a plane's end is zeros): several times faster
-    than adding into a strided window.
+    plane by ``i * Wp + j`` elements; copied into planes of the block's size whose tails are
+    zero, its gradient is added with one contiguous 1-d addition (what spills past a plane's
+    end is a zero tail), several times faster than a strided addition.
     """
     m = dblock.shape[0]
     flat = dblock.reshape(-1)
     staged = planes[:m]
-    window = staged[:, :, g.rows(0), g.cols(0)]
+    window = staged.reshape(m, g.c, -1)[:, :, : g.ho * g.wp]
     staged = staged.reshape(-1)
     for k, i, j in g.offsets():
         shift = i * g.wp + j
-        np.copyto(window, dcols[:, k].transpose(1, 0, 2, 3))
+        np.copyto(window, dcols[:, k].reshape(g.c, m, -1).transpose(1, 0, 2))
         target = flat[shift:]
         target += staged[: target.size]
 
@@ -269,7 +267,7 @@ def _numpy_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, g: ConvGeometry)
     store = np.empty((rows + 1) * block * g.ho * width, dtype=x.dtype)
     for n0 in range(0, g.n, block):
         n1 = min(g.n, n0 + block)
-        cols = _numpy_im2col(buf, g, n0, n1, width, store)
+        cols = _numpy_im2col(buf, g, n0, n1, store)
         np.matmul(weights, cols, out=prod2[:, n0 * g.ho * width : n1 * g.ho * width])
     out = prod[..., : g.wo].transpose(1, 0, 2, 3)
     return out, (buf, block)
@@ -279,33 +277,39 @@ def _numpy_backward(
     dout: np.ndarray, saved: tuple[np.ndarray, int], w: np.ndarray, g: ConvGeometry,
     compute_dx: bool,
 ) -> tuple[Any, Any, Any]:
-    # Columns without wrapped ones here: dout then needs no gaps, so it is copied into the
-    # columns' (F, m*Ho*Wo) order with long contiguous runs, and the products are smaller.
     buf, block = saved
-    rows, size = g.c * g.hh * g.ww, g.ho * g.wo
+    width, rows = _numpy_row_width(g), g.c * g.hh * g.ww
     w2t = np.ascontiguousarray(w.reshape(g.f, rows).T)
     # [dw | db] transposed: cols @ d.T is the faster orientation of this long, thin product.
     dwb_t = np.zeros((rows + 1, g.f), dtype=dout.dtype)
     dwb_part = np.empty_like(dwb_t)
-    store = np.empty((rows + 1) * block * size, dtype=dout.dtype)
-    dout_store = np.empty(g.f * block * size, dtype=dout.dtype)
-    if compute_dx:
-        dbuf = np.zeros_like(buf)
-        dcols_store = np.empty(rows * block * size, dtype=dout.dtype)
-        planes = np.zeros((block, *buf.shape[1:]), dtype=dout.dtype)
+    dbuf = np.zeros_like(buf) if compute_dx else None
+    store = np.empty((rows + 1) * block * g.ho * width, dtype=dout.dtype)
+    dout_store = np.zeros(g.f * block * g.ho * width, dtype=dout.dtype)
+    dcols_store = np.empty(rows * block * g.ho * width, dtype=dout.dtype) if compute_dx else None
+    # Zero-tailed copies of one offset's column gradient, image planes at the buffer's size.
+    planes = np.zeros((block, *buf.shape[1:]), dtype=dout.dtype) if compute_dx else None
     for n0 in range(0, g.n, block):
         n1 = min(g.n, n0 + block)
         m = n1 - n0
-        cols = _numpy_im2col(buf, g, n0, n1, g.wo, store)
-        d = dout_store[: g.f * m * size].reshape(g.f, m, g.ho, g.wo)
-        np.copyto(d, dout[n0:n1].transpose(1, 0, 2, 3))
-        d = d.reshape(g.f, m * size)
+        cols = _numpy_im2col(buf, g, n0, n1, store)
+        # dout in the columns' layout; the wrapped columns get zero gradient: dout_store
+        # starts zeroed and, being made of whole rows of `width`, is never written there.
+        d = dout_store[: g.f * m * g.ho * width].reshape(g.f, m, g.ho, width)
+        d[..., : g.wo] = dout[n0:n1].transpose(1, 0, 2, 3)
+        d = d.reshape(g.f, -1)
         np.matmul(cols, d.T, out=dwb_part)
         dwb_t += dwb_part
         if compute_dx:
-            dcols = dcols_store[: rows * m * size].reshape(rows, m * size)
+            dcols = dcols_store[: rows * d.shape[1]].reshape(rows, -1)
             np.matmul(w2t, d, out=dcols)
-            _numpy_col2im(dbuf[n0:n1], dcols.reshape(g.c, g.hh * g.ww, m, g.ho, g.wo), g, planes)
+            dcols = dcols.reshape(g.c, g.hh * g.ww, m, g.ho, width)
+            if g.stride == 1:
+                _numpy_col2im_flat(dbuf[n0:n1], dcols, g, planes)
+            else:
+                for k, i, j in g.offsets():
+                    target = _numpy_window(dbuf, g, n0, n1, i, j)
+                    target += dcols[:, k].transpose(1, 0, 2, 3)
     dw = np.ascontiguousarray(dwb_t[:rows].T).reshape(g.f, g.c, g.hh, g.ww)
     db = dwb_t[rows].copy()
     if not compute_dx:
