@@ -3,9 +3,11 @@
 The forward pass visits the window offsets ``(i, j)`` one at a time (a loop over the
 ``pool_height * pool_width`` offsets only): each offset's strided slice of ``x`` holds that
 offset's element of every window at once. A running maximum and the offset it came from are
-kept; a later offset replaces them only when strictly larger, so a tie keeps the first maximum
-in row-major window order, as PyTorch does. The backward pass sends each window's gradient to
-that one offset, adding slice by slice so that overlapping windows accumulate correctly.
+kept; a later offset takes over only when strictly larger, so a tie keeps the first maximum
+in row-major window order, as PyTorch does (a NaN in a window makes its output NaN). The
+backward pass sends each window's gradient to that one offset, adding slice by slice so that
+overlapping windows accumulate correctly. NumPy arrays take a fast path with the same loops
+and results, without per-element branches.
 """
 
 from __future__ import annotations
