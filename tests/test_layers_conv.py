@@ -262,6 +262,29 @@ def test_max_pool_numpy_fast_path_matches_portable(rng, dtype, x_shape, ph, pw, 
     np.testing.assert_array_equal(np.signbit(dx_fast), np.signbit(dx_slow))
 
 
+@pytest.mark.gpu
+@pytest.mark.skipif(not cuda_available(), reason=f"no usable GPU: {cuda_status()[1]}")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("x_shape", "ph", "pw", "stride"), POOL_CASES)
+def test_max_pool_cupy_fast_path_matches_portable(rng, dtype, x_shape, ph, pw, stride) -> None:
+    import cupy
+
+    hx = rng.integers(0, 4, size=x_shape).astype(dtype)  # ties included
+    hx.flat[1] = np.nan
+    x = cupy.asarray(hx)
+    pool_param = {"pool_height": ph, "pool_width": pw, "stride": stride}
+    fast, fast_cache = pooling_module._max_pool_forward(x, pool_param, path="cupy")
+    slow, slow_cache = pooling_module._max_pool_forward(x, pool_param, path="portable")
+    assert isinstance(fast, cupy.ndarray) and fast.dtype == dtype
+    np.testing.assert_array_equal(cupy.asnumpy(fast), cupy.asnumpy(slow))
+    np.testing.assert_array_equal(cupy.asnumpy(fast_cache.argmax), cupy.asnumpy(slow_cache.argmax))
+    hd = cupy.asarray(rng.standard_normal(fast.shape).astype(dtype))
+    dx_fast = pooling_module._max_pool_backward(hd, fast_cache, path="cupy")
+    dx_slow = pooling_module._max_pool_backward(hd, fast_cache, path="portable")
+    assert dx_fast.dtype == dtype
+    assert_close(dx_fast, dx_slow)
+
+
 def test_max_pool_tie_goes_to_first(backend: Backend) -> None:
     x = backend.asarray(np.ones((1, 1, 2, 2)))
     _, cache = max_pool_forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2})

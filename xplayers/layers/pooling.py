@@ -7,7 +7,7 @@ kept; a later offset takes over only when strictly larger, so a tie keeps the fi
 in row-major window order, as PyTorch does (a NaN in a window makes its output NaN). The
 backward pass sends each window's gradient to that one offset, adding slice by slice so that
 overlapping windows accumulate correctly. NumPy arrays take a fast path with the same loops
-and results, without per-element branches.
+and results, without per-element branches; CuPy arrays one fused CUDA kernel per pass.
 """
 
 from __future__ import annotations
@@ -18,12 +18,12 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._checks import check_floating, check_shape
-from ..backend import get_array_module, is_numpy_array
+from ..backend import get_array_module, is_cupy_array, is_numpy_array
 from ._geometry import PoolGeometry, pool_geometry
 
 __all__ = ["PoolCache", "max_pool_backward", "max_pool_forward"]
 
-_PATHS = ("auto", "portable", "numpy")
+_PATHS = ("auto", "portable", "numpy", "cupy")
 
 
 class PoolCache(NamedTuple):
@@ -85,8 +85,8 @@ def _max_pool_forward(
 ) -> tuple[Any, PoolCache]:
     """:func:`max_pool_forward` with the implementation chosen by ``path``.
 
-    ``'auto'`` uses the NumPy fast path for NumPy arrays; ``'portable'`` forces the Array API
-    body (the tests' reference).
+    ``'auto'`` uses the fast path for NumPy and CuPy arrays (fused kernels in
+    :mod:`._pool_cupy`); ``'portable'`` forces the Array API body (the tests' reference).
     """
     if path not in _PATHS:
         raise ValueError(f"max_pool_forward: path must be one of {_PATHS}, got {path!r}")
@@ -95,9 +95,13 @@ def _max_pool_forward(
     check_floating(func, "x", x, xp)
     g = pool_geometry(func, x, pool_param)
     if path == "auto":
-        path = "numpy" if is_numpy_array(x) else "portable"
+        path = "numpy" if is_numpy_array(x) else "cupy" if is_cupy_array(x) else "portable"
     if path == "numpy":
         out, argmax = _numpy_forward(x, g)
+    elif path == "cupy":
+        from . import _pool_cupy
+
+        out, argmax = _pool_cupy.max_pool_forward(x, g, _index_dtype(xp, g))
     else:
         out, argmax = _portable_forward(xp, x, g)
     return out, PoolCache(argmax, g)
@@ -111,9 +115,13 @@ def _max_pool_backward(dout: Any, cache: PoolCache, *, path: str = "auto") -> An
     xp = get_array_module(dout=dout, argmax=argmax)
     check_shape("max_pool_backward", "dout", dout, g.out_shape, "(N, C, Ho, Wo) as in the forward")
     if path == "auto":
-        path = "numpy" if is_numpy_array(dout) else "portable"
+        path = "numpy" if is_numpy_array(dout) else "cupy" if is_cupy_array(dout) else "portable"
     if path == "numpy":
         return _numpy_backward(dout, argmax, g)
+    if path == "cupy":
+        from . import _pool_cupy
+
+        return _pool_cupy.max_pool_backward(dout, argmax, g)
     return _portable_backward(xp, dout, argmax, g)
 
 
