@@ -32,20 +32,26 @@ older, slower kernel), compare with a run that unsets both for that command alon
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import platform
-import statistics
 import sys
-import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from _harness import (
+    add_common_arguments,
+    alternate,
+    device_setup,
+    environment,
+    pin_threads,
+    print_environment,
+    run_devices,
+    summary,
+)
 
 from xplayers.models import FullyConnectedNet
 from xplayers.optim import adam
@@ -83,67 +89,6 @@ CASES = (
 
 
 # -- environment ---------------------------------------------------------------------------
-def blas_summary() -> list[dict[str, Any]]:
-    """NumPy's BLAS: threadpoolctl's view when installed, else ``np.show_config``'s."""
-    try:
-        import threadpoolctl
-    except ImportError:
-        config = np.show_config(mode="dicts")
-        blas = config.get("Build Dependencies", {}).get("blas", {})
-        return [{"source": "np.show_config", "name": blas.get("name"),
-                 "version": blas.get("version"), "openblas configuration":
-                 blas.get("openblas configuration")}]
-    return [
-        {key: info.get(key) for key in ("internal_api", "version", "architecture",
-                                        "num_threads", "threading_layer", "prefix")}
-        for info in threadpoolctl.threadpool_info()
-    ]
-
-
-def pin_threads(threads: int | None) -> Any:
-    """Limit NumPy's BLAS and PyTorch to ``threads`` threads; returns what keeps the limit."""
-    if threads is None:
-        return None
-    import torch
-
-    torch.set_num_threads(threads)
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        print("threadpoolctl is not installed: NumPy's BLAS keeps its own thread count "
-              "(set OPENBLAS_NUM_THREADS instead)")
-        return None
-    return threadpool_limits(limits=threads, user_api="blas")
-
-
-def environment() -> dict[str, Any]:
-    import torch
-
-    return {
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "processor": _cpu_name(),
-        "cpu_count": os.cpu_count(),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-        "torch_num_threads": torch.get_num_threads(),
-        "blas": blas_summary(),
-        "env": {key: os.environ.get(key) for key in (
-            "OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE", "OPENBLAS_NUM_THREADS",
-            "OMP_NUM_THREADS", "MKL_NUM_THREADS")},
-    }
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown"
-
-
 # -- the two steps -------------------------------------------------------------------------
 def host_batches(case: Case, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(seed)
@@ -224,24 +169,6 @@ def make_torch(case: Case, device: str, model: FullyConnectedNet) -> Callable[[i
 
 
 # -- timing --------------------------------------------------------------------------------
-def time_steps(
-    step: Callable[[int], float], sync: Callable[[], None], *,
-    warmup: int, repeats: int, number: int,
-) -> list[float]:
-    """Seconds per step of each of ``repeats`` timed runs of ``number`` steps."""
-    for i in range(warmup):
-        step(i)
-    sync()
-    per_step = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        for i in range(number):
-            step(i)
-        sync()
-        per_step.append((time.perf_counter() - start) / number)
-    return per_step
-
-
 def check_same_losses(case: Case, device: str, steps: int = 3) -> float | None:
     """Max relative difference of the first losses of both libraries (no dropout only)."""
     if case.dropout:
@@ -255,44 +182,7 @@ def check_same_losses(case: Case, device: str, steps: int = 3) -> float | None:
     return max(diffs)
 
 
-def device_setup(device: str) -> tuple[str, str, Callable[[], None]] | str:
-    """``(xplayers device, torch device, sync)`` or the reason the device is unusable."""
-    if device == "cpu":
-        return "cpu", "cpu", lambda: None
-    import torch
-
-    from xplayers._cuda import cuda_status
-
-    usable, reason = cuda_status()
-    if not usable:
-        return f"skipped: xplayers cannot use the GPU: {reason}"
-    if not torch.cuda.is_available():
-        return "skipped: PyTorch has no CUDA device"
-    import cupy
-
-    def sync() -> None:
-        cupy.cuda.Device().synchronize()
-        torch.cuda.synchronize()
-
-    return "cuda:0", "cuda:0", sync
-
-
-@dataclass
-class Result:
-    case: str
-    description: str
-    device: str
-    xplayers_ms: float
-    torch_ms: float
-    ratio: float  # xplayers / torch: below 1 means xplayers is faster
-    xplayers_min_ms: float
-    torch_min_ms: float
-    xplayers_repeats_ms: list[float]
-    torch_repeats_ms: list[float]
-    first_losses_max_rel_diff: float | None
-
-
-def run_device(device: str, args: argparse.Namespace) -> list[Result] | str:
+def run_device(device: str, args: argparse.Namespace) -> list[dict[str, Any]] | str:
     setup = device_setup(device)
     if isinstance(setup, str):
         return setup
@@ -302,21 +192,11 @@ def run_device(device: str, args: argparse.Namespace) -> list[Result] | str:
         if args.cases and case.name not in args.cases:
             continue
         model, xpl_step = make_xplayers(case, xpl_device)
-        steps = {"xplayers": xpl_step, "torch": make_torch(case, torch_device, model)}
-        times: dict[str, list[float]] = {name: [] for name in steps}
-        for _ in range(args.rounds):
-            for name, step in steps.items():
-                times[name] += time_steps(step, sync, warmup=args.warmup,
-                                          repeats=args.repeats, number=args.number)
-        xpl, tor = statistics.median(times["xplayers"]), statistics.median(times["torch"])
-        results.append(Result(
-            case=case.name, description=case.description, device=device,
-            xplayers_ms=1e3 * xpl, torch_ms=1e3 * tor, ratio=xpl / tor,
-            xplayers_min_ms=1e3 * min(times["xplayers"]), torch_min_ms=1e3 * min(times["torch"]),
-            xplayers_repeats_ms=[1e3 * t for t in times["xplayers"]],
-            torch_repeats_ms=[1e3 * t for t in times["torch"]],
-            first_losses_max_rel_diff=check_same_losses(case, xpl_device),
-        ))
+        times = alternate({"xplayers": xpl_step,
+                           "torch": make_torch(case, torch_device, model)}, sync, args)
+        results.append({"case": case.name, "description": case.description, "device": device,
+                        **summary(times),
+                        "first_losses_max_rel_diff": check_same_losses(case, xpl_device)})
         print(_row(results[-1]), flush=True)
     return results
 
@@ -325,60 +205,29 @@ HEADER = (f"{'device':<6} {'case':<14} {'network':<46} {'xplayers ms':>11} {'tor
           f"{'xpl/torch':>9} {'(min)':>6}  {'loss diff':>9}")
 
 
-def _row(r: Result) -> str:
-    diff = "-" if r.first_losses_max_rel_diff is None else f"{r.first_losses_max_rel_diff:.1e}"
-    return (f"{r.device:<6} {r.case:<14} {r.description:<46} {r.xplayers_ms:>11.3f} "
-            f"{r.torch_ms:>9.3f} {r.ratio:>9.2f} {r.xplayers_min_ms / r.torch_min_ms:>6.2f}  "
-            f"{diff:>9}")
+def _row(r: dict[str, Any]) -> str:
+    diff = r["first_losses_max_rel_diff"]
+    diff = "-" if diff is None else f"{diff:.1e}"
+    return (f"{r['device']:<6} {r['case']:<14} {r['description']:<46} "
+            f"{r['xplayers_ms']:>11.3f} {r['torch_ms']:>9.3f} {r['ratio']:>9.2f} "
+            f"{r['xplayers_min_ms'] / r['torch_min_ms']:>6.2f}  {diff:>9}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--device", choices=("cpu", "cuda", "all"), default="cpu")
-    parser.add_argument("--warmup", type=int, default=20, help="untimed steps before each block")
-    parser.add_argument("--repeats", type=int, default=5, help="timed repeats per block")
-    parser.add_argument("--number", type=int, default=40, help="steps per timed repeat")
-    parser.add_argument("--rounds", type=int, default=2,
-                        help="alternating blocks per library (median over all repeats)")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="pin NumPy's BLAS and PyTorch to this many threads (default: as is)")
-    parser.add_argument("--cases", nargs="*", choices=[c.name for c in CASES],
-                        help="only these cases (default: all)")
-    parser.add_argument("--json", type=Path, help="write the results and environment here")
+    add_common_arguments(parser, device="cpu", warmup=20, number=40, rounds=2,
+                         cases=[c.name for c in CASES])
     args = parser.parse_args(argv)
     limiter = pin_threads(args.threads)
-
     env = environment()
-    print(f"numpy {env['numpy']}, torch {env['torch']} "
-          f"(torch.get_num_threads() = {env['torch_num_threads']}), "
-          f"{env['cpu_count']} CPUs: {env['processor']}")
-    for lib in env["blas"]:
-        print("  threadpool: " + ", ".join(f"{k}={v}" for k, v in lib.items() if v is not None))
-    print("  " + ", ".join(f"{k}={v if v is not None else '(unset)'}"
-                           for k, v in env["env"].items()))
+    print_environment(env)
     print(f"float32, Adam lr={LEARNING_RATE}; per step: median over {args.rounds} rounds x "
           f"{args.repeats} repeats x {args.number} steps, each block after {args.warmup} "
           "warm-up steps; '(min)' = ratio of the fastest repeats; 'loss diff' = max relative "
           "difference of the first 3 losses (same init, no dropout)\n")
     print(HEADER)
     print("-" * len(HEADER))
-
-    devices = ("cpu", "cuda") if args.device == "all" else (args.device,)
-    out: dict[str, Any] = {"environment": env, "settings": {
-        "warmup": args.warmup, "repeats": args.repeats, "number": args.number,
-        "rounds": args.rounds, "threads": args.threads, "learning_rate": LEARNING_RATE,
-        "dtype": "float32"}, "results": [], "skipped": {}}
-    for device in devices:
-        results = run_device(device, args)
-        if isinstance(results, str):
-            print(f"{device:<6} {results}")
-            out["skipped"][device] = results
-            continue
-        out["results"].extend(asdict(r) for r in results)
-    if args.json is not None:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(out, indent=2) + "\n")
-        print(f"\nwrote {args.json}")
+    run_devices(args, env, {"learning_rate": LEARNING_RATE}, run_device)
     del limiter
     return 0
 
