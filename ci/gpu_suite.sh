@@ -53,12 +53,12 @@ except Exception as exc:
     print("no pytest results:", exc); sys.exit(0)
 counts = {}
 for case in cases:
-    gpu = "cupy" in case.get("name", "") or "gpu" in case.get("name", "")
+    gpu = any(p.get("name") == "gpu" for p in case.iter("property"))
     kind = ("failed" if case.find("failure") is not None or case.find("error") is not None
             else "skipped" if case.find("skipped") is not None else "passed")
-    key = ("gpu/cupy" if gpu else "other", kind)
+    key = ("gpu-marked" if gpu else "other", kind)
     counts[key] = counts.get(key, 0) + 1
-for group in ("gpu/cupy", "other"):
+for group in ("gpu-marked", "other"):
     print(group + ":", ", ".join(f"{counts.get((group, k), 0)} {k}"
                                   for k in ("passed", "failed", "skipped")))
 PY

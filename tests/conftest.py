@@ -17,3 +17,10 @@ def backend(request: pytest.FixtureRequest) -> Backend:
 def rng() -> np.random.Generator:
     """A seeded host generator: inputs are drawn here and moved to the backend."""
     return np.random.default_rng(231)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tag GPU tests in the JUnit report, so ci/gpu_suite.sh can count them apart."""
+    for item in items:
+        if item.get_closest_marker("gpu") is not None:
+            item.user_properties.append(("gpu", "1"))
