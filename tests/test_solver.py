@@ -204,3 +204,16 @@ def test_streamed_data_trains_like_resident_data(blobs, monkeypatch):
         solver.train()
         histories.append((solver.loss_history, solver.val_acc_history))
     assert histories[0] == histories[1]
+
+
+def test_failed_forward_leaves_running_stats_as_they_were(blobs):
+    model = small_net(blobs, normalization="batchnorm")
+    solver = Solver(model, blobs, num_epochs=1, verbose=False, device="cpu", seed=0)
+    solver._step(solver.sampler.epoch()[0])
+    before = model.state()
+    bad = {**blobs, "y_train": np.full_like(blobs["y_train"], 7)}  # labels outside [0, 4)
+    solver.train_data = type(solver.train_data)(bad["X_train"], bad["y_train"], "cpu")
+    with pytest.raises(ValueError, match=r"labels in y must lie in \[0, 4\)"):
+        solver._step(solver.sampler.epoch()[0])
+    after = model.state()
+    assert all(after[k] is before[k] for k in before)

@@ -106,8 +106,12 @@ class Solver:
     def _step(self, indices: Any) -> None:
         X_batch, y_batch = self.train_data.take(indices)
         state_before = self.model.state()
-        loss, grads = self.model.loss(X_batch, y_batch)
-        loss_value = float(loss)
+        try:
+            loss, grads = self.model.loss(X_batch, y_batch)
+            loss_value = float(loss)
+        except BaseException:
+            self.model.load_state(state_before)  # a forward that failed half-way
+            raise
         if not math.isfinite(loss_value):
             self.model.load_state(state_before)
             self._restore_best()
