@@ -177,3 +177,17 @@ def test_torch_cuda_tensor_moves_by_dlpack():
     c = xplayers.to_device(t, "cuda:0")
     c[0] = 42.0
     assert float(t[0]) == 42.0  # shared memory: no copy was made
+
+
+def test_to_device_keeps_dict_subclasses():
+    from collections import defaultdict
+
+    params = defaultdict(list, {"W": np.ones(2)})
+    moved = xplayers.to_device(params, "cpu")
+    assert isinstance(moved, defaultdict) and moved.default_factory is list
+    assert moved["W"] is params["W"]
+
+
+def test_device_context_on_cpu_is_a_no_op():
+    with xplayers.device_context("cpu"):
+        assert xplayers.to_device(np.ones(1), "cpu").shape == (1,)

@@ -88,3 +88,35 @@ def test_python_dash_m_entry_point(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "on device cpu" in result.stdout
     assert json.loads(report.read_text())["device"] == "cpu"
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning",
+                            "ignore:invalid value encountered:RuntimeWarning")
+def test_diverged_training_is_a_clean_error(capsys):
+    status = main(["train", "--dataset", "synthetic", "--normalization", "none", "--lr", "1e10",
+                   "--optimizer", "sgd", "--epochs", "3", "--quiet", "--device", "cpu"])
+    assert status == 2
+    assert "loss became" in capsys.readouterr().err
+
+
+def test_evaluate_conv_model_saved_from_python(tmp_path, capsys):
+    from xplayers.models import ThreeLayerConvNet
+
+    path = tmp_path / "conv.npz"
+    ThreeLayerConvNet((1, 8, 8), num_filters=2, filter_size=3, hidden_dim=8, seed=0).save(path)
+    assert main(["evaluate", str(path), "--dataset", "digits", "--device", "cpu"]) == 0
+    assert "test accuracy" in capsys.readouterr().out
+    assert main(["evaluate", str(path), "--dataset", "cifar10", "--device", "cpu"]) == 2
+    assert "--data-dir" in capsys.readouterr().err
+
+
+def test_written_files_get_ordinary_permissions(tmp_path):
+    old = os.umask(0o022)
+    try:
+        report, model = tmp_path / "r.json", tmp_path / "m.npz"
+        assert main(["train", "--epochs", "1", "--quiet", "--device", "cpu",
+                     "--report", str(report), "--save", str(model)]) == 0
+    finally:
+        os.umask(old)
+    assert report.stat().st_mode & 0o777 == 0o644
+    assert model.stat().st_mode & 0o777 == 0o644

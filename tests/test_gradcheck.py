@@ -50,3 +50,15 @@ def test_float32_gradient_keeps_dtype(backend, rng):
     grad = eval_numerical_gradient(lambda a: backend.xp.sum(a), x, verbose=False, h=1e-2)
     assert dtype_name(grad) == "float32"
     np.testing.assert_allclose(to_numpy(grad), np.ones(4), rtol=1e-3)
+
+
+def test_functions_returning_views_of_x(backend, rng):
+    host = rng.standard_normal((4, 3))
+    x = backend.asarray(host)
+    xp = backend.xp
+    df = rng.standard_normal((3, 4))
+    grad = eval_numerical_gradient_array(lambda a: xp.reshape(a, (3, 4)), x,
+                                         backend.asarray(df))
+    np.testing.assert_allclose(to_numpy(grad), df.reshape(4, 3), rtol=1e-7, atol=1e-10)
+    identity = eval_numerical_gradient_array(lambda a: a, x, backend.asarray(np.ones((4, 3))))
+    np.testing.assert_allclose(to_numpy(identity), np.ones((4, 3)), rtol=1e-7)

@@ -499,3 +499,20 @@ def test_layers_match_numpy(backend: Backend, rng, dtype, layer) -> None:
         scale = float(np.max(np.abs(w)))
         assert_close(g, w, rtol=1e-5 if dtype == np.float32 else 1e-10,
                      atol=(1e-6 if dtype == np.float32 else 1e-13) * scale)
+
+
+def test_spatial_batchnorm_checks_bn_param_like_batchnorm(backend, rng):
+    from xplayers.layers import spatial_batchnorm_forward
+
+    x = backend.asarray(rng.standard_normal((2, 3, 4, 4)), np.float32)
+    gamma = backend.asarray(np.ones(3), np.float32)
+    beta = backend.asarray(np.zeros(3), np.float32)
+    with pytest.raises(ValueError, match=r"bn_param\['momentum'\] must lie in \[0.0, 1.0\]"):
+        spatial_batchnorm_forward(x, gamma, beta, {"mode": "train", "momentum": 7})
+    stats64 = {"mode": "test", "running_mean": backend.asarray(np.zeros(3)),
+               "running_var": backend.asarray(np.ones(3))}
+    with pytest.raises(TypeError, match=r"running_mean is \S*float64"):
+        spatial_batchnorm_forward(x, gamma, beta, stats64)
+    test_param = {"mode": "test"}
+    spatial_batchnorm_forward(x, gamma, beta, test_param)
+    assert test_param == {"mode": "test"}  # test mode writes nothing back

@@ -131,3 +131,14 @@ def test_loss_accepts_other_integer_label_dtypes(backend, rng, loss_fn):
         loss, dx = loss_fn(x, backend.asarray(y_host, label_dtype))
         assert_close(loss, reference[0])
         assert_close(dx, reference[1])
+
+
+def test_small_label_dtypes_with_many_classes(backend, rng):
+    from xplayers.layers import softmax_loss
+
+    x = backend.asarray(np.zeros((3, 300)))
+    y = backend.asarray(np.array([0, 200, 255], dtype=np.uint8))
+    loss, dx = softmax_loss(x, y)
+    assert float(loss) == pytest.approx(np.log(300))
+    host = np.asarray(backend.to_numpy(dx))
+    assert np.sum(host < 0) == 3  # exactly one correct class per row

@@ -52,7 +52,7 @@ def test_model_ends_with_best_parameters(blobs):
                     num_epochs=3, batch_size=20, verbose=False, device="cpu", seed=1)
     solver.train()
     for name, value in solver.best_params.items():
-        assert model.params[name] is value
+        np.testing.assert_array_equal(model.params[name], value)
     assert solver.check_accuracy(blobs["X_val"], blobs["y_val"]) == pytest.approx(
         solver.best_val_acc)
 
@@ -217,3 +217,43 @@ def test_failed_forward_leaves_running_stats_as_they_were(blobs):
         solver._step(solver.sampler.epoch()[0])
     after = model.state()
     assert all(after[k] is before[k] for k in before)
+
+
+def test_best_params_survive_an_update_rule_that_works_in_place(blobs):
+    def sgd_in_place(w, dw, config):  # the course's sgd: w -= lr * dw
+        w -= config.get("learning_rate", 1e-2) * dw
+        return w, config
+
+    model = small_net(blobs)
+    initial = {k: v.copy() for k, v in model.params.items()}
+    solver = Solver(model, blobs, update_rule=sgd_in_place, optim_config={"learning_rate": 1e6},
+                    num_epochs=2, batch_size=16, verbose=False, device="cpu", seed=0)
+    with np.errstate(all="ignore"), pytest.raises(TrainingDiverged):
+        solver.train()
+    for name, value in model.params.items():
+        np.testing.assert_array_equal(value, initial[name])
+
+
+def test_failed_update_leaves_running_stats_as_they_were(blobs):
+    model = small_net(blobs, normalization="batchnorm")
+
+    def broken(w, dw, config):
+        raise RuntimeError("update failed (simulated)")
+
+    solver = Solver(model, blobs, update_rule=broken, num_epochs=1, verbose=False,
+                    device="cpu")
+    model.loss(blobs["X_train"][:8], blobs["y_train"][:8])
+    before = model.state()
+    with pytest.raises(RuntimeError, match="simulated"):
+        solver._step(solver.sampler.epoch()[0])
+    assert all(model.state()[k] is before[k] for k in before)
+
+
+def test_bad_data_leaves_the_model_where_it_was(blobs, monkeypatch):
+    moved = []
+    model = small_net(blobs)
+    monkeypatch.setattr(model, "to", lambda device: moved.append(device))
+    bad = {**blobs, "y_train": blobs["y_train"][:-1]}
+    with pytest.raises(ValueError, match="rows but y has"):
+        Solver(model, bad, verbose=False, device="cpu")
+    assert moved == []

@@ -9,7 +9,14 @@
 
 from ._cuda import cuda_available
 from .backend import device_of, get_array_module, is_cupy_array
-from .devices import available_devices, default_device, resolve_device, to_device, to_numpy
+from .devices import (
+    available_devices,
+    default_device,
+    device_context,
+    resolve_device,
+    to_device,
+    to_numpy,
+)
 
 __version__ = "0.1.0"
 
@@ -18,6 +25,7 @@ __all__ = [
     "available_devices",
     "cuda_available",
     "default_device",
+    "device_context",
     "device_of",
     "get_array_module",
     "is_cupy_array",

@@ -69,7 +69,12 @@ def check_labels(func: str, y: Any, num_rows: int, num_classes: int, xp: ModuleT
     if not integral:
         raise TypeError(f"{func}: y must hold integer class labels, got dtype {y.dtype}")
     check_shape(func, "y", y, (num_rows,), "one label per row of x")
-    if num_rows and bool(xp.any((y < 0) | (y >= num_classes))):
+    if not num_rows:
+        return
+    outside = y < 0
+    if num_classes <= xp.iinfo(y.dtype).max:  # else no value of y's dtype reaches C
+        outside = outside | (y >= num_classes)
+    if bool(xp.any(outside)):
         low, high = int(xp.min(y)), int(xp.max(y))
         raise ValueError(
             f"{func}: labels in y must lie in [0, {num_classes}) for {num_classes} classes, "

@@ -5,14 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import sys
-import tempfile
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from . import __version__
+from ._atomic import atomic_write
 from .experiment import MODEL_CHOICES, TrainConfig, dataset_options, run_training
 
 
@@ -56,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, default=defaults.batch_size)
     train.add_argument("--device", default=defaults.device,
                        help="auto, cpu, cuda or cuda:N (auto: the GPU when one is usable)")
-    train.add_argument("--seed", type=int, default=defaults.seed)
+    train.add_argument("--seed", type=int, default=defaults.seed,
+                       help="seeds the weights, the data split and the minibatch order "
+                            "(not the dropout masks)")
     train.add_argument("--save", metavar="PATH", help="save the trained model (.npz)")
     train.add_argument("--report", metavar="PATH", help="write a JSON report")
     train.add_argument("--plot", metavar="PATH", help="write loss/accuracy curves (PNG)")
@@ -73,16 +73,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _write_json(path: str, payload: dict[str, Any]) -> None:
-    target = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or Path("."))
-    try:
-        with os.fdopen(fd, "w") as handle:
-            json.dump(payload, handle, indent=2)
-            handle.write("\n")
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    def write(handle: Any) -> None:
+        json.dump(payload, handle, indent=2)
+        handle.write("\n")
+
+    atomic_write(path, write, binary=False)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -120,7 +115,7 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from .data import load_dataset
-    from .models import load_model
+    from .models import ThreeLayerConvNet, load_model
     from .solver import Solver
 
     model = load_model(args.path, device=args.device)
@@ -130,9 +125,13 @@ def _evaluate(args: argparse.Namespace) -> int:
         raise ValueError(f"{args.path} does not say which data set it was trained on; "
                          "pass --dataset")
     options = dict(extra.get("data_options", {})) if dataset == extra.get("dataset") else {}
-    data_dir = args.data_dir or extra.get("data_dir")
+    if dataset == "digits":  # conv nets take (1, 8, 8) images, the others flat rows
+        options["flatten"] = not isinstance(model, ThreeLayerConvNet)
     if dataset == "cifar10":
-        options["root"] = data_dir
+        options["root"] = args.data_dir or extra.get("data_dir")
+        if not options["root"]:
+            raise ValueError("the cifar10 data set needs --data-dir pointing at the "
+                             "cifar-10-batches-py folder")
     data = load_dataset(dataset, **options)
     solver = Solver(model, data, device=model.device, verbose=False)
     scores = {split: solver.check_accuracy(data[f"X_{split}"], data[f"y_{split}"])
@@ -150,7 +149,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             return _train(args)
         return _evaluate(args)
-    except (ValueError, RuntimeError, FileNotFoundError, ImportError) as exc:
+    except (ValueError, RuntimeError, FileNotFoundError, ImportError, ArithmeticError) as exc:
         print(f"xplayers {args.command}: error: {exc}", file=sys.stderr)
         return 2
 

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import os
 import re
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
@@ -14,6 +17,7 @@ from .backend import array_library, device_of, is_array
 __all__ = [
     "available_devices",
     "default_device",
+    "device_context",
     "resolve_device",
     "to_device",
     "to_numpy",
@@ -127,7 +131,10 @@ def to_device(obj: Any, device: str | None = None) -> Any:
     """
     target = resolve_device(device)
     if isinstance(obj, dict):
-        return type(obj)((key, to_device(value, target)) for key, value in obj.items())
+        moved_dict = copy.copy(obj)  # keeps the dict's type (a defaultdict's factory, say)
+        for key, value in obj.items():
+            moved_dict[key] = to_device(value, target)
+        return moved_dict
     if isinstance(obj, (list, tuple)):
         moved = [to_device(value, target) for value in obj]
         return type(obj)(*moved) if hasattr(obj, "_fields") else type(obj)(moved)
@@ -136,6 +143,22 @@ def to_device(obj: Any, device: str | None = None) -> Any:
     if target == "cpu":
         return _array_to_cpu(obj)
     return _array_to_cuda(obj, target)
+
+
+@contextlib.contextmanager
+def device_context(device: str) -> Iterator[None]:
+    """Make ``device`` CuPy's current device inside the block (nothing for the CPU).
+
+    CuPy allocates new arrays on its *current* device, whatever device the inputs live on;
+    work on ``'cuda:1'`` and above must run inside this block (the Solver does so).
+    """
+    name = resolve_device(device)
+    if not name.startswith("cuda"):
+        yield
+        return
+    cupy = require_cupy()
+    with cupy.cuda.Device(_cuda_index(name)):
+        yield
 
 
 def to_numpy(obj: Any) -> Any:

@@ -22,15 +22,24 @@ def _scalar(value: Any) -> float:
 
 
 def _perturbed(
-    f: Callable[[Any], Any], x: Any, index: tuple[int, ...], h: float
+    f: Callable[[Any], Any], x: Any, index: tuple[int, ...], h: float,
+    read: Callable[[Any], Any],
 ) -> tuple[Any, Any]:
+    """``read(f(x))`` with ``x[index]`` moved by +h and -h, then restored.
+
+    Each result is read (copied to the host) at once: ``f`` may return a view of ``x``.
+    """
     old = float(x[index])  # a Python float: indexing a tensor may return a view
     x[index] = old + h
-    plus = f(x)
+    plus = read(f(x))
     x[index] = old - h
-    minus = f(x)
+    minus = read(f(x))
     x[index] = old
     return plus, minus
+
+
+def _host_copy(value: Any) -> np.ndarray:
+    return np.array(to_numpy(value), dtype=np.float64, copy=True)
 
 
 def eval_numerical_gradient(
@@ -56,8 +65,8 @@ def eval_numerical_gradient(
     xp = get_array_module(x=x)
     grad = np.zeros(tuple(x.shape), dtype=np.float64)
     for index in np.ndindex(*grad.shape):
-        plus, minus = _perturbed(f, x, index, h)
-        grad[index] = (_scalar(plus) - _scalar(minus)) / (2 * h)
+        plus, minus = _perturbed(f, x, index, h, _scalar)
+        grad[index] = (plus - minus) / (2 * h)
         if verbose:
             print(index, grad[index])
     return _like(grad, x, xp)
@@ -87,11 +96,8 @@ def eval_numerical_gradient_array(
     grad = np.zeros(tuple(x.shape), dtype=np.float64)
     upstream = np.asarray(to_numpy(df), dtype=np.float64)
     for index in np.ndindex(*grad.shape):
-        plus, minus = _perturbed(f, x, index, h)
-        diff = np.asarray(to_numpy(plus), dtype=np.float64) - np.asarray(
-            to_numpy(minus), dtype=np.float64
-        )
-        grad[index] = np.sum(diff * upstream) / (2 * h)
+        plus, minus = _perturbed(f, x, index, h, _host_copy)
+        grad[index] = np.sum((plus - minus) * upstream) / (2 * h)
     return _like(grad, x, xp)
 
 

@@ -8,7 +8,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from ._sampling import BatchSampler, DeviceData
-from .devices import resolve_device
+from .backend import get_array_module
+from .devices import device_context, resolve_device
 from .models.base import Model
 from .optim import get_optimizer
 
@@ -86,17 +87,17 @@ class Solver:
             raise ValueError(f"Unrecognized arguments {sorted(kwargs)}")
 
         self.device = resolve_device(device)
+        with device_context(self.device):
+            self.train_data = DeviceData(data["X_train"], data["y_train"], self.device)
+            self.val_data = DeviceData(data["X_val"], data["y_val"], self.device)
+            self.sampler = BatchSampler(self.train_data, self.batch_size, self.seed)
         model.to(self.device)
-        self.train_data = DeviceData(data["X_train"], data["y_train"], self.device)
-        self.val_data = DeviceData(data["X_val"], data["y_val"], self.device)
-        self.sampler = BatchSampler(self.train_data, self.batch_size, self.seed)
         self._reset()
 
     def _reset(self) -> None:
         self.epoch = 0
         self.best_val_acc = 0.0
-        self.best_params: dict[str, Any] = dict(self.model.params)
-        self.best_state: dict[str, Any] = self.model.state()
+        self._record_best()
         self.loss_history: list[float] = []
         self.train_acc_history: list[float] = []
         self.val_acc_history: list[float] = []
@@ -109,31 +110,39 @@ class Solver:
         try:
             loss, grads = self.model.loss(X_batch, y_batch)
             loss_value = float(loss)
+            if not math.isfinite(loss_value):
+                self._diverged(loss_value)
+            updated, configs = {}, {}
+            for name, w in self.model.params.items():
+                updated[name], configs[name] = self.update_rule(
+                    w, grads[name], dict(self.optim_configs[name])
+                )
         except BaseException:
-            self.model.load_state(state_before)  # a forward that failed half-way
-            raise
-        if not math.isfinite(loss_value):
+            # Nothing of a failed step stays: the forward may have moved running statistics.
             self.model.load_state(state_before)
-            self._restore_best()
-            lr = self.optim_configs[next(iter(self.optim_configs))].get("learning_rate")
-            raise TrainingDiverged(
-                f"the training loss became {loss_value} at iteration "
-                f"{len(self.loss_history) + 1} (epoch {self.epoch + 1}); the model now holds "
-                f"the best parameters so far (val acc {self.best_val_acc:.4f}). Try a smaller "
-                f"learning rate (now {lr}) or weight_scale."
-            )
-        updated, configs = {}, {}
-        for name, w in self.model.params.items():
-            updated[name], configs[name] = self.update_rule(
-                w, grads[name], dict(self.optim_configs[name])
-            )
+            raise
         self.model.params.update(updated)
         self.optim_configs.update(configs)
         self.loss_history.append(loss_value)
 
+    def _diverged(self, loss_value: float) -> None:
+        self._restore_best()
+        lr = next(iter(self.optim_configs.values())).get("learning_rate")
+        raise TrainingDiverged(
+            f"the training loss became {loss_value} at iteration {len(self.loss_history) + 1} "
+            f"(epoch {self.epoch + 1}); the model now holds the best parameters so far "
+            f"(val acc {self.best_val_acc:.4f}). Try a smaller learning rate (now {lr}) or "
+            "weight_scale."
+        )
+
+    def _record_best(self) -> None:
+        # Copies: an update rule may change weights in place (the course's sgd does).
+        self.best_params: dict[str, Any] = _copies(self.model.params)
+        self.best_state: dict[str, Any] = _copies(self.model.state())
+
     def _restore_best(self) -> None:
-        self.model.params = dict(self.best_params)
-        self.model.load_state(self.best_state)
+        self.model.params = _copies(self.best_params)
+        self.model.load_state(_copies(self.best_state))
 
     # -- accuracy ------------------------------------------------------------------------
     def _accuracy(self, data: DeviceData, num_samples: int | None, batch_size: int) -> float:
@@ -154,11 +163,16 @@ class Solver:
         ``X`` and ``y`` may live on the host or on the solver's device; with ``num_samples``
         a random subset of that many rows is used.
         """
-        return self._accuracy(DeviceData(X, y, self.device), num_samples, batch_size)
+        with device_context(self.device):
+            return self._accuracy(DeviceData(X, y, self.device), num_samples, batch_size)
 
     # -- the loop ------------------------------------------------------------------------
     def train(self) -> None:
         """Run the optimisation; afterwards the model holds the best validation parameters."""
+        with device_context(self.device):
+            self._train()
+
+    def _train(self) -> None:
         per_epoch = self.sampler.batches_per_epoch
         num_iterations = self.num_epochs * per_epoch
         bar = _progress(num_iterations, self.verbose)
@@ -199,8 +213,7 @@ class Solver:
         first = len(self.val_acc_history) == 1
         if first or val_acc > self.best_val_acc:
             self.best_val_acc = max(val_acc, self.best_val_acc)
-            self.best_params = dict(self.model.params)
-            self.best_state = self.model.state()
+            self._record_best()
 
     def _save_checkpoint(self) -> None:
         if self.checkpoint_name is None:
@@ -216,6 +229,10 @@ class Solver:
             "val_acc_history": self.val_acc_history,
         }
         save_model(self.model, f"{self.checkpoint_name}_epoch_{self.epoch}.npz", extra=extra)
+
+
+def _copies(arrays: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: get_array_module(a).asarray(a, copy=True) for name, a in arrays.items()}
 
 
 def _positive_int(name: str, value: Any) -> int:

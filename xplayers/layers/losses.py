@@ -19,7 +19,9 @@ def _check_scores(func: str, x: Any, y: Any, xp: ModuleType) -> Any:
     if n == 0:
         raise ValueError(f"{func}: x must hold at least one row of scores, got shape (0, {c})")
     check_labels(func, y, n, c, xp)
-    return y[:, None] == xp.arange(c, dtype=y.dtype, device=x.device)
+    if y.dtype != xp.int64:  # a small label dtype (uint8, say) cannot count up to C
+        y = xp.astype(y, xp.int64)
+    return y[:, None] == xp.arange(c, dtype=xp.int64, device=x.device)
 
 
 def _zero_d(xp: ModuleType, value: Any, like: Any) -> Any:

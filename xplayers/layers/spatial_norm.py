@@ -18,9 +18,10 @@ from collections.abc import MutableMapping
 from types import ModuleType
 from typing import Any, NamedTuple
 
-from .._checks import check_floating, check_mode, check_ndim, check_same_dtype, check_shape
+from .._checks import check_floating, check_ndim, check_same_dtype, check_shape
 from ..backend import get_array_module
 from ._norm import normalize, normalize_backward
+from .batchnorm import _batchnorm_forward_axes
 
 __all__ = [
     "SpatialNormCache",
@@ -102,32 +103,11 @@ def spatial_batchnorm_forward(
         running_mean=bn_param.get("running_mean"), running_var=bn_param.get("running_var"),
     )
     gamma4, beta4 = _check_input(func, xp, x, gamma, beta)
-    mode = check_mode(func, "bn_param", bn_param)
-    eps = bn_param.get("eps", 1e-5)
-    momentum = bn_param.get("momentum", 0.9)
-    c = x.shape[1]
-    running_mean = bn_param.get("running_mean")
-    running_var = bn_param.get("running_var")
-    if running_mean is None:
-        running_mean = xp.zeros((c,), dtype=x.dtype, device=x.device)
-    if running_var is None:
-        running_var = xp.ones((c,), dtype=x.dtype, device=x.device)
-    check_shape(func, "bn_param['running_mean']", running_mean, (c,), "one mean per channel")
-    check_shape(func, "bn_param['running_var']", running_var, (c,), "one variance per channel")
-
-    if mode == "train":
-        xhat, inv_std, mean, var = normalize(xp, x, _CHANNEL_AXES, eps)
-        running_mean = momentum * running_mean + (1 - momentum) * xp.reshape(mean, (c,))
-        running_var = momentum * running_var + (1 - momentum) * xp.reshape(var, (c,))
-    else:
-        inv_std = 1.0 / xp.sqrt(xp.reshape(running_var, (1, c, 1, 1)) + eps)
-        xhat = (x - xp.reshape(running_mean, (1, c, 1, 1))) * inv_std
-    out = gamma4 * xhat + beta4
-    bn_param["running_mean"] = running_mean
-    bn_param["running_var"] = running_var
-    cache = SpatialNormCache(
-        xhat, inv_std, gamma4, tuple(gamma.shape), _CHANNEL_AXES, mode == "train"
-    )
+    # Mode, eps, momentum and running statistics are checked, and written back only on
+    # success, exactly as for batchnorm_forward.
+    out, bn_cache = _batchnorm_forward_axes(xp, func, x, gamma4, beta4, bn_param, _CHANNEL_AXES)
+    cache = SpatialNormCache(bn_cache.xhat, bn_cache.inv_std, gamma4, tuple(gamma.shape),
+                             _CHANNEL_AXES, bn_cache.train)
     return out, cache
 
 

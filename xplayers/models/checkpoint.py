@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .._atomic import atomic_write
 from ..devices import resolve_device, to_numpy
 from .base import Model
 
@@ -43,18 +43,7 @@ def save_model(model: Model, path: str | os.PathLike[str], extra: dict[str, Any]
     arrays = {f"param/{k}": v for k, v in to_numpy(model.params).items()}
     arrays.update({f"state/{k}": v for k, v in to_numpy(model.state()).items()})
     arrays["__meta__"] = np.array(json.dumps(meta))
-    target = Path(path)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp",
-                                    dir=target.parent if str(target.parent) else ".")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp_name, target)
-    except BaseException:
-        Path(tmp_name).unlink(missing_ok=True)
-        raise
+    atomic_write(path, lambda handle: np.savez(handle, **arrays))
 
 
 def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray],
