@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from types import ModuleType
 from typing import Any
 
@@ -10,6 +11,15 @@ import numpy as np
 from .backend import is_cupy_array, is_torch_array
 
 _host_rng = np.random.default_rng()
+
+
+@functools.cache
+def _cupy_rng(device_id: int) -> Any:
+    """One unseeded CuPy generator per GPU: creating one sets up many cuRAND states."""
+    import cupy
+
+    with cupy.cuda.Device(device_id):
+        return cupy.random.default_rng()
 
 
 def uniform_like(x: Any, xp: ModuleType, seed: int | None = None) -> Any:
@@ -25,7 +35,7 @@ def uniform_like(x: Any, xp: ModuleType, seed: int | None = None) -> Any:
         import cupy
 
         with cupy.cuda.Device(x.device.id):
-            rng = cupy.random.default_rng(seed)
+            rng = _cupy_rng(x.device.id) if seed is None else cupy.random.default_rng(seed)
             return rng.random(shape, dtype=x.dtype)
     if is_torch_array(x) and x.device.type != "cpu":
         import torch

@@ -95,7 +95,7 @@ def _max_pool_forward(
     check_floating(func, "x", x, xp)
     g = pool_geometry(func, x, pool_param)
     if path == "auto":
-        path = "numpy" if is_numpy_array(x) else "cupy" if is_cupy_array(x) else "portable"
+        path = _auto_path(x)
     if path == "numpy":
         out, argmax = _numpy_forward(x, g)
     elif path == "cupy":
@@ -115,7 +115,7 @@ def _max_pool_backward(dout: Any, cache: PoolCache, *, path: str = "auto") -> An
     xp = get_array_module(dout=dout, argmax=argmax)
     check_shape("max_pool_backward", "dout", dout, g.out_shape, "(N, C, Ho, Wo) as in the forward")
     if path == "auto":
-        path = "numpy" if is_numpy_array(dout) else "cupy" if is_cupy_array(dout) else "portable"
+        path = _auto_path(dout)
     if path == "numpy":
         return _numpy_backward(dout, argmax, g)
     if path == "cupy":
@@ -123,6 +123,13 @@ def _max_pool_backward(dout: Any, cache: PoolCache, *, path: str = "auto") -> An
 
         return _pool_cupy.max_pool_backward(dout, argmax, g)
     return _portable_backward(xp, dout, argmax, g)
+
+
+def _auto_path(a: Any) -> str:
+    """The fast path for NumPy (bit masks need a float of at most 8 bytes) and CuPy arrays."""
+    if is_numpy_array(a):
+        return "numpy" if a.dtype.itemsize <= 8 else "portable"
+    return "cupy" if is_cupy_array(a) else "portable"
 
 
 def _index_dtype(xp: ModuleType, g: PoolGeometry) -> Any:

@@ -69,6 +69,7 @@ def relu_backward(dout: Any, cache: Any) -> Any:
     """
     xp = get_array_module(dout=dout, cache=cache)
     check_shape("relu_backward", "dout", dout, tuple(cache.shape), "the shape of the forward x")
-    if type(dout) is np.ndarray and dout.ndim and dout.dtype.kind == "f" and dout.dtype.isnative:
+    if (type(dout) is np.ndarray and dout.ndim and dout.dtype.kind == "f"
+            and dout.dtype.isnative and dout.dtype.itemsize <= 8):
         return _select_numpy(cache > 0, dout)
     return xp.where(cache > 0, dout, _zero(xp, dout))
