@@ -178,7 +178,7 @@ class Solver:
         bar = _progress(num_iterations, self.verbose)
         start = time.perf_counter()
         try:
-            self._record_accuracy(bar, iteration=0, num_iterations=num_iterations)
+            self._record_accuracy(bar)
             t = 0
             for _ in range(self.num_epochs):
                 for indices in self.sampler.epoch():
@@ -194,7 +194,7 @@ class Solver:
                 for config in self.optim_configs.values():
                     if "learning_rate" in config:
                         config["learning_rate"] *= self.lr_decay
-                self._record_accuracy(bar, iteration=t, num_iterations=num_iterations)
+                self._record_accuracy(bar)
                 self._save_checkpoint()
         finally:
             if bar is not None:
@@ -202,7 +202,7 @@ class Solver:
         self.train_seconds = time.perf_counter() - start
         self._restore_best()
 
-    def _record_accuracy(self, bar: Any, iteration: int, num_iterations: int) -> None:
+    def _record_accuracy(self, bar: Any) -> None:
         train_acc = self._accuracy(self.train_data, self.num_train_samples, 100)
         val_acc = self._accuracy(self.val_data, self.num_val_samples, 100)
         self.train_acc_history.append(train_acc)
