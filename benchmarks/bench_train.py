@@ -1,9 +1,10 @@
-"""Time one full training step of small fully-connected nets: xplayers against PyTorch.
+"""Time one full training step of small nets: xplayers against PyTorch.
 
 A step is forward + backward + an Adam update of every parameter, in float32, exactly as the
 Solver runs it (``model.loss(X, y)``, then ``xplayers.optim.adam`` on each parameter with a copy
 of its config, then ``float(loss)`` for the loss history). The PyTorch side is the equivalent
-``nn.Sequential`` (Linear / BatchNorm1d / ReLU / Dropout), ``F.cross_entropy``,
+``nn.Sequential`` (Linear / BatchNorm1d / ReLU / Dropout, or for the conv net Conv2d / ReLU /
+MaxPool2d / Flatten / Linear), ``F.cross_entropy``,
 ``torch.optim.Adam`` with ``zero_grad(set_to_none=True)`` and ``loss.item()``. Both start from
 the same weights and cycle through the same few minibatches, which already live on the device.
 
@@ -53,7 +54,7 @@ from _harness import (
     summary,
 )
 
-from xplayers.models import FullyConnectedNet
+from xplayers.models import FullyConnectedNet, Model, ThreeLayerConvNet
 from xplayers.optim import adam
 
 LEARNING_RATE = 1e-3
@@ -62,16 +63,28 @@ NUM_BATCHES = 4  # distinct minibatches cycled through, so no step sees cache-ho
 
 @dataclass(frozen=True)
 class Case:
-    """One network and batch size to time."""
+    """One network and batch size to time: an MLP, or a ThreeLayerConvNet if ``image``."""
 
     name: str
     batch_size: int
     dims: tuple[int, ...]  # input, hidden..., classes
     normalization: str | None = None
     dropout: float = 0.0
+    image: tuple[int, int, int] | None = None  # (C, H, W) of a conv net's input
+    filters: int = 0
+    filter_size: int = 0
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.image or self.dims[:1]
 
     @property
     def description(self) -> str:
+        if self.image:
+            c, h, w = self.image
+            return (f"N={self.batch_size}, {c}x{h}x{w}, conv {self.filters} "
+                    f"{self.filter_size}x{self.filter_size}, pool, {self.dims[1]}, "
+                    f"{self.dims[2]}")
         extra = []
         if self.normalization:
             extra.append(self.normalization)
@@ -85,6 +98,8 @@ CASES = (
     Case("digits-bn", 64, (64, 128, 64, 10), normalization="batchnorm"),
     Case("cifar-mlp", 128, (3072, 256, 10)),
     Case("mnist-dropout", 256, (784, 512, 512, 10), dropout=0.2),
+    Case("cifar-convnet", 64, (3 * 32 * 32, 100, 10), image=(3, 32, 32), filters=32,
+         filter_size=7),
 )
 
 
@@ -93,21 +108,28 @@ CASES = (
 def host_batches(case: Case, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
     rng = np.random.default_rng(seed)
     return [
-        (rng.standard_normal((case.batch_size, case.dims[0]), dtype=np.float32),
+        (rng.standard_normal((case.batch_size, *case.input_shape), dtype=np.float32),
          rng.integers(0, case.dims[-1], size=case.batch_size).astype(np.int64))
         for _ in range(NUM_BATCHES)
     ]
 
 
-def make_xplayers(case: Case, device: str) -> tuple[FullyConnectedNet, Callable[[int], float]]:
+def make_xplayers(case: Case, device: str) -> tuple[Model, Callable[[int], float]]:
     """The model and a ``step(i) -> loss`` that trains on minibatch ``i % NUM_BATCHES``."""
     from xplayers import to_device
 
-    model = FullyConnectedNet(
-        list(case.dims[1:-1]), input_dim=case.dims[0], num_classes=case.dims[-1],
-        dropout=case.dropout, normalization=case.normalization, weight_scale=5e-2,
-        dtype=np.float32, init_seed=0,
-    )
+    model: Model
+    if case.image:
+        model = ThreeLayerConvNet(case.image, num_filters=case.filters,
+                                  filter_size=case.filter_size, hidden_dim=case.dims[1],
+                                  num_classes=case.dims[-1], weight_scale=5e-2,
+                                  dtype=np.float32, seed=0)
+    else:
+        model = FullyConnectedNet(
+            list(case.dims[1:-1]), input_dim=case.dims[0], num_classes=case.dims[-1],
+            dropout=case.dropout, normalization=case.normalization, weight_scale=5e-2,
+            dtype=np.float32, init_seed=0,
+        )
     model.to(device)
     batches = [(to_device(X, device), to_device(y, device)) for X, y in host_batches(case)]
     configs: dict[str, dict[str, Any]] = {
@@ -126,7 +148,7 @@ def make_xplayers(case: Case, device: str) -> tuple[FullyConnectedNet, Callable[
     return model, step
 
 
-def make_torch(case: Case, device: str, model: FullyConnectedNet) -> Callable[[int], float]:
+def make_torch(case: Case, device: str, model: Model) -> Callable[[int], float]:
     """``step(i) -> loss`` of the equivalent PyTorch net, initialised with ``model``'s weights."""
     import torch
     import torch.nn.functional as F
@@ -135,6 +157,27 @@ def make_torch(case: Case, device: str, model: FullyConnectedNet) -> Callable[[i
     from xplayers import to_numpy
 
     params = to_numpy(model.params)
+    layers = _torch_conv_layers(case, params) if case.image else _torch_mlp_layers(case, params)
+    net = nn.Sequential(*layers).to(device).train()
+    opt = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
+    batches = [(torch.from_numpy(X).to(device), torch.from_numpy(y).to(device))
+               for X, y in host_batches(case)]
+
+    def step(i: int) -> float:
+        X, y = batches[i % NUM_BATCHES]
+        opt.zero_grad(set_to_none=True)
+        loss = F.cross_entropy(net(X), y)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    return step
+
+
+def _torch_mlp_layers(case: Case, params: dict[str, np.ndarray]) -> list[Any]:
+    import torch
+    from torch import nn
+
     layers: list[nn.Module] = []
     num_layers = len(case.dims) - 1
     for i in range(1, num_layers + 1):
@@ -152,20 +195,25 @@ def make_torch(case: Case, device: str, model: FullyConnectedNet) -> Callable[[i
         layers.append(nn.ReLU())
         if case.dropout:
             layers.append(nn.Dropout(case.dropout))
-    net = nn.Sequential(*layers).to(device).train()
-    opt = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
-    batches = [(torch.from_numpy(X).to(device), torch.from_numpy(y).to(device))
-               for X, y in host_batches(case)]
+    return layers
 
-    def step(i: int) -> float:
-        X, y = batches[i % NUM_BATCHES]
-        opt.zero_grad(set_to_none=True)
-        loss = F.cross_entropy(net(X), y)
-        loss.backward()
-        opt.step()
-        return loss.item()
 
-    return step
+def _torch_conv_layers(case: Case, params: dict[str, np.ndarray]) -> list[Any]:
+    import torch
+    from torch import nn
+
+    assert case.image is not None
+    conv = nn.Conv2d(case.image[0], case.filters, case.filter_size,
+                     padding=(case.filter_size - 1) // 2)
+    hidden = nn.Linear(params["W2"].shape[0], case.dims[1])
+    scores = nn.Linear(case.dims[1], case.dims[2])
+    with torch.no_grad():
+        conv.weight.copy_(torch.from_numpy(params["W1"]))
+        conv.bias.copy_(torch.from_numpy(params["b1"]))
+        for linear, i in ((hidden, 2), (scores, 3)):
+            linear.weight.copy_(torch.from_numpy(params[f"W{i}"].T.copy()))
+            linear.bias.copy_(torch.from_numpy(params[f"b{i}"]))
+    return [conv, nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), hidden, nn.ReLU(), scores]
 
 
 # -- timing --------------------------------------------------------------------------------

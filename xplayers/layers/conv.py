@@ -18,7 +18,10 @@ Two fast paths sit beside it and give the same numbers:
   product), and col2im adds whole shifted image planes with contiguous 1-d additions. A row
   of ones in the columns folds the bias into the product (and ``db`` into the ``dw``
   product). To spare full passes over memory, ``out`` and ``dx`` are returned as strided
-  views of the buffers the products wrote (not C-contiguous).
+  views of the buffers the products wrote (not C-contiguous). The blocks are shared among
+  as many threads as the BLAS has (each pads, im2cols, multiplies and col2ims its own
+  examples while the BLAS runs one thread per call; see :mod:`xplayers._cpu_blocks`), and
+  the per-block working memory is reused from call to call (:mod:`xplayers._workspace`).
 - CuPy arrays: fused im2col/col2im CUDA kernels and cuBLAS, in :mod:`._conv_cupy`.
 """
 
@@ -39,8 +42,8 @@ from ._geometry import ConvGeometry, conv_geometry
 __all__ = ["ConvCache", "conv_backward", "conv_forward"]
 
 # Bytes of column matrix per block of examples on the NumPy path: small enough to stay in the
-# L2/L3 caches between im2col, the matrix product and col2im, large enough for products that
-# keep two BLAS threads busy (4 MiB measured best of 1-8 MiB on the benchmark shapes).
+# caches between im2col, the matrix product and col2im, large enough for efficient products
+# (4 MiB measured best of 0.5-8 MiB on the benchmark shapes, one block per thread at a time).
 _NUMPY_BLOCK_BYTES = 4 << 20
 
 _PATHS = ("auto", "portable", "numpy", "cupy")
