@@ -18,32 +18,29 @@ Two fast paths sit beside it and give the same numbers:
   product), and col2im adds whole shifted image planes with contiguous 1-d additions. A row
   of ones in the columns folds the bias into the product (and ``db`` into the ``dw``
   product). To spare full passes over memory, ``out`` and ``dx`` are returned as strided
-  views of the buffers the products wrote (not C-contiguous). The blocks are shared among
-  as many threads as the BLAS has (each pads, im2cols, multiplies and col2ims its own
-  examples while the BLAS runs one thread per call; see :mod:`xplayers._cpu_blocks`), and
-  the per-block working memory is reused from call to call (:mod:`xplayers._workspace`).
+  views of the buffers the products wrote (not C-contiguous).
 - CuPy arrays: fused im2col/col2im CUDA kernels and cuBLAS, in :mod:`._conv_cupy`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from types import ModuleType
 from typing import Any, NamedTuple
 
 import numpy as np
 
 from .._checks import check_floating, check_same_dtype, check_shape
-from .._cpu_blocks import run_blocks, worker_count
-from .._workspace import scratch
 from ..backend import get_array_module, is_cupy_array, is_numpy_array
 from ._geometry import ConvGeometry, conv_geometry
 
 __all__ = ["ConvCache", "conv_backward", "conv_forward"]
 
 # Bytes of column matrix per block of examples on the NumPy path: small enough to stay in the
-# caches between im2col, the matrix product and col2im, large enough for efficient products
-# (4 MiB measured best of 0.5-8 MiB on the benchmark shapes, one block per thread at a time).
+# L2/L3 caches between im2col, the matrix product and col2im, large enough for products that
+# keep two BLAS threads busy (4 MiB measured best of 1-8 MiB on the benchmark shapes).
+# Measured and dropped: sharing the blocks among Python threads with the BLAS held to one
+# thread (20% faster for a conv alone, up to 40% slower right after other BLAS calls, whose
+# idle OpenBLAS threads keep spinning), and per-thread reused scratch buffers (no gain).
 _NUMPY_BLOCK_BYTES = 4 << 20
 
 _PATHS = ("auto", "portable", "numpy", "cupy")
@@ -202,14 +199,9 @@ def _numpy_row_width(g: ConvGeometry) -> int:
     return g.wp if g.stride == 1 else g.wo
 
 
-def _numpy_block(g: ConvGeometry, itemsize: int, workers: int) -> int:
-    """Examples per block: the column matrix near ``_NUMPY_BLOCK_BYTES``, in a number of
-    blocks that the ``workers`` share evenly where there are enough examples."""
+def _numpy_block(g: ConvGeometry, itemsize: int) -> int:
     per_example = g.c * g.hh * g.ww * g.ho * _numpy_row_width(g) * itemsize
-    blocks = -(-g.n // max(1, min(g.n, _NUMPY_BLOCK_BYTES // max(per_example, 1))))
-    if blocks < g.n:
-        blocks = min(g.n, -(-blocks // workers) * workers)
-    return -(-g.n // blocks)
+    return max(1, min(g.n, _NUMPY_BLOCK_BYTES // max(per_example, 1)))
 
 
 def _numpy_window(buf: np.ndarray, g: ConvGeometry, n0: int, n1: int, i: int, j: int) -> Any:
@@ -242,15 +234,6 @@ def _numpy_im2col(buf: np.ndarray, g: ConvGeometry, n0: int, n1: int, store: np.
     return cols
 
 
-def _numpy_col2im_planes(
-    g: ConvGeometry, block: int, plane_shape: tuple[int, ...], dtype: np.dtype
-) -> np.ndarray:
-    """Scratch image planes for :func:`_numpy_col2im_flat`: (block, C, rows, Wp), zero tails."""
-    planes = scratch("conv_planes", block * int(np.prod(plane_shape)), dtype)
-    planes.reshape(block, g.c, -1)[:, :, g.ho * g.wp :] = 0
-    return planes.reshape(block, *plane_shape)
-
-
 def _numpy_col2im_flat(
     dblock: np.ndarray, dcols: np.ndarray, g: ConvGeometry, planes: np.ndarray
 ) -> None:
@@ -273,38 +256,23 @@ def _numpy_col2im_flat(
         target += staged[: target.size]
 
 
-def _numpy_pad(target: np.ndarray, x: np.ndarray, pad: int) -> None:
-    """Write ``x`` (m, C, H, W) into ``target`` (m, C, rows, cols) at ``pad``, zeros around."""
-    h, w = x.shape[2:]
-    target[:, :, :pad] = 0
-    target[:, :, pad + h :] = 0
-    target[:, :, pad : pad + h, :pad] = 0
-    target[:, :, pad : pad + h, pad + w :] = 0
-    target[:, :, pad : pad + h, pad : pad + w] = x
-
-
 def _numpy_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, g: ConvGeometry) -> tuple[Any, Any]:
     # One spare zero row keeps the last stride-1 window (which runs Wp - Wo past the image's
     # last row) inside the buffer.
     spare = 1 if g.stride == 1 and g.ww > 1 else 0
-    buf = np.empty((g.n, g.c, g.hp + spare, g.wp), dtype=x.dtype)
-    width, rows = _numpy_row_width(g), g.c * g.hh * g.ww
-    block = _numpy_block(g, x.itemsize, worker_count())
+    buf = np.zeros((g.n, g.c, g.hp + spare, g.wp), dtype=x.dtype)
+    buf[:, :, g.pad : g.pad + g.h, g.pad : g.pad + g.w] = x
+    width, block, rows = _numpy_row_width(g), _numpy_block(g, x.itemsize), g.c * g.hh * g.ww
     weights = np.concatenate([w.reshape(g.f, rows), b.reshape(g.f, 1)], axis=1)
     # The product lands in (F, N, Ho, width) order; the output is a transposed view of it,
     # which spares a full pass over the output to reorder it.
     prod = np.empty((g.f, g.n, g.ho, width), dtype=x.dtype)
     prod2 = prod.reshape(g.f, -1)
-
-    def forward_blocks(starts: Sequence[int]) -> None:
-        store = scratch("conv_cols", (rows + 1) * block * g.ho * width, x.dtype)
-        for n0 in starts:
-            n1 = min(g.n, n0 + block)
-            _numpy_pad(buf[n0:n1], x[n0:n1], g.pad)
-            cols = _numpy_im2col(buf, g, n0, n1, store)
-            np.matmul(weights, cols, out=prod2[:, n0 * g.ho * width : n1 * g.ho * width])
-
-    run_blocks(forward_blocks, range(0, g.n, block))
+    store = np.empty((rows + 1) * block * g.ho * width, dtype=x.dtype)
+    for n0 in range(0, g.n, block):
+        n1 = min(g.n, n0 + block)
+        cols = _numpy_im2col(buf, g, n0, n1, store)
+        np.matmul(weights, cols, out=prod2[:, n0 * g.ho * width : n1 * g.ho * width])
     out = prod[..., : g.wo].transpose(1, 0, 2, 3)
     return out, (buf, block)
 
@@ -316,42 +284,36 @@ def _numpy_backward(
     buf, block = saved
     width, rows = _numpy_row_width(g), g.c * g.hh * g.ww
     w2t = np.ascontiguousarray(w.reshape(g.f, rows).T)
+    # [dw | db] transposed: cols @ d.T is the faster orientation of this long, thin product.
+    dwb_t = np.zeros((rows + 1, g.f), dtype=dout.dtype)
+    dwb_part = np.empty_like(dwb_t)
     dbuf = np.zeros_like(buf) if compute_dx else None
-
-    def backward_blocks(starts: Sequence[int]) -> np.ndarray:
-        # [dw | db] transposed: cols @ d.T is the faster orientation of this long, thin product.
-        dwb_t = np.zeros((rows + 1, g.f), dtype=dout.dtype)
-        dwb_part = np.empty_like(dwb_t)
-        store = scratch("conv_cols", (rows + 1) * block * g.ho * width, dout.dtype)
-        dout_store = scratch("conv_dout", g.f * block * g.ho * width, dout.dtype)
+    store = np.empty((rows + 1) * block * g.ho * width, dtype=dout.dtype)
+    dout_store = np.zeros(g.f * block * g.ho * width, dtype=dout.dtype)
+    dcols_store = np.empty(rows * block * g.ho * width, dtype=dout.dtype) if compute_dx else None
+    # Zero-tailed copies of one offset's column gradient, image planes at the buffer's size.
+    planes = np.zeros((block, *buf.shape[1:]), dtype=dout.dtype) if compute_dx else None
+    for n0 in range(0, g.n, block):
+        n1 = min(g.n, n0 + block)
+        m = n1 - n0
+        cols = _numpy_im2col(buf, g, n0, n1, store)
+        # dout in the columns' layout; the wrapped columns get zero gradient: dout_store
+        # starts zeroed and, being made of whole rows of `width`, is never written there.
+        d = dout_store[: g.f * m * g.ho * width].reshape(g.f, m, g.ho, width)
+        d[..., : g.wo] = dout[n0:n1].transpose(1, 0, 2, 3)
+        d = d.reshape(g.f, -1)
+        np.matmul(cols, d.T, out=dwb_part)
+        dwb_t += dwb_part
         if compute_dx:
-            dcols_store = scratch("conv_dcols", rows * block * g.ho * width, dout.dtype)
-        if compute_dx and g.stride == 1:
-            planes = _numpy_col2im_planes(g, block, buf.shape[1:], dout.dtype)
-        for n0 in starts:
-            n1 = min(g.n, n0 + block)
-            m = n1 - n0
-            cols = _numpy_im2col(buf, g, n0, n1, store)
-            # dout in the columns' layout; the wrapped columns get zero gradient.
-            d = dout_store[: g.f * m * g.ho * width].reshape(g.f, m, g.ho, width)
-            d[..., : g.wo] = dout[n0:n1].transpose(1, 0, 2, 3)
-            d[..., g.wo :] = 0
-            d = d.reshape(g.f, -1)
-            np.matmul(cols, d.T, out=dwb_part)
-            dwb_t += dwb_part
-            if compute_dx:
-                dcols = dcols_store[: rows * d.shape[1]].reshape(rows, -1)
-                np.matmul(w2t, d, out=dcols)
-                dcols = dcols.reshape(g.c, g.hh * g.ww, m, g.ho, width)
-                if g.stride == 1:
-                    _numpy_col2im_flat(dbuf[n0:n1], dcols, g, planes)
-                else:
-                    for k, i, j in g.offsets():
-                        target = _numpy_window(dbuf, g, n0, n1, i, j)
-                        target += dcols[:, k].transpose(1, 0, 2, 3)
-        return dwb_t
-
-    dwb_t = sum(run_blocks(backward_blocks, range(0, g.n, block)))
+            dcols = dcols_store[: rows * d.shape[1]].reshape(rows, -1)
+            np.matmul(w2t, d, out=dcols)
+            dcols = dcols.reshape(g.c, g.hh * g.ww, m, g.ho, width)
+            if g.stride == 1:
+                _numpy_col2im_flat(dbuf[n0:n1], dcols, g, planes)
+            else:
+                for k, i, j in g.offsets():
+                    target = _numpy_window(dbuf, g, n0, n1, i, j)
+                    target += dcols[:, k].transpose(1, 0, 2, 3)
     dw = np.ascontiguousarray(dwb_t[:rows].T).reshape(g.f, g.c, g.hh, g.ww)
     db = dwb_t[rows].copy()
     if not compute_dx:
