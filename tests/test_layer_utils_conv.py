@@ -15,6 +15,14 @@ from xplayers.layer_utils import (
     conv_relu_pool_backward,
     conv_relu_pool_forward,
 )
+from xplayers.layers import (
+    conv_backward,
+    conv_forward,
+    max_pool_backward,
+    max_pool_forward,
+    relu_backward,
+    relu_forward,
+)
 
 GRAD_TOL = 1e-6
 CONV_PARAM = {"stride": 1, "pad": 1}
@@ -63,6 +71,28 @@ def test_conv_relu_pool(backend: Backend, rng) -> None:
     none, dw2, _ = conv_relu_pool_backward(dout, cache, compute_dx=False)
     assert none is None
     assert_close(dw2, dw)
+
+
+@pytest.mark.parametrize("pool_param", [POOL_PARAM, {"pool_height": 3, "pool_width": 3,
+                                                      "stride": 1}], ids=["2x2", "3x3-overlap"])
+def test_conv_relu_pool_equals_course_order(backend: Backend, rng, pool_param) -> None:
+    """The sandwich pools before its ReLU; values and gradients equal conv, relu, pool."""
+    x, w, _ = _inputs(backend, rng, (3, 2, 6, 6), (4, 2, 3, 3))
+    # Filter 0 all negative, filter 1 exactly zero (ties at 0), filters 2-3 mixed.
+    b = backend.asarray(np.array([-100.0, 0.0, 0.0, 0.5]))
+    w = backend.asarray(backend.to_numpy(w) * np.array([1.0, 0.0, 1.0, 1.0])[:, None, None, None])
+    out, cache = conv_relu_pool_forward(x, w, b, CONV_PARAM, pool_param)
+    dout = backend.asarray(rng.standard_normal(tuple(out.shape)))
+    grads = conv_relu_pool_backward(dout, cache)
+
+    a, conv_cache = conv_forward(x, w, b, CONV_PARAM)
+    s, relu_cache = relu_forward(a)
+    ref, pool_cache = max_pool_forward(s, pool_param)
+    da = relu_backward(max_pool_backward(dout, pool_cache), relu_cache)
+    ref_grads = conv_backward(da, conv_cache)
+    np.testing.assert_array_equal(backend.to_numpy(out), backend.to_numpy(ref))
+    for got, want in zip(grads, ref_grads, strict=True):
+        assert_close(got, want, rtol=0, atol=0)
 
 
 def test_conv_bn_relu(backend: Backend, rng) -> None:

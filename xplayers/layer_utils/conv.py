@@ -124,7 +124,11 @@ def conv_bn_relu_backward(
 def conv_relu_pool_forward(
     x: Any, w: Any, b: Any, conv_param: dict[str, Any], pool_param: dict[str, Any]
 ) -> tuple[Any, tuple[Any, Any, Any]]:
-    """Convolution, ReLU, max pooling.
+    """Convolution, ReLU, max pooling, computed as convolution, max pooling, ReLU.
+
+    A ReLU is monotone, so it commutes with taking a maximum: pooling first and applying the
+    ReLU to the (pool-sized, e.g. 4x smaller) output gives the same values and the same
+    gradients, for a fraction of the ReLU's work.
 
     Parameters
     ----------
@@ -140,12 +144,12 @@ def conv_relu_pool_forward(
     -------
     out : array, shape (N, F, Hp, Wp) (the pooled size)
     cache : tuple
-        ``(conv_cache, relu_cache, pool_cache)``.
+        ``(conv_cache, pool_cache, relu_cache)``, in the order the layers ran.
     """
     a, conv_cache = conv_forward(x, w, b, conv_param)
-    s, relu_cache = relu_forward(a)
-    out, pool_cache = max_pool_forward(s, pool_param)
-    return out, (conv_cache, relu_cache, pool_cache)
+    pooled, pool_cache = max_pool_forward(a, pool_param)
+    out, relu_cache = relu_forward(pooled)
+    return out, (conv_cache, pool_cache, relu_cache)
 
 
 def conv_relu_pool_backward(
@@ -159,7 +163,7 @@ def conv_relu_pool_backward(
     dw : array, shape (F, C, HH, WW)
     db : array, shape (F,)
     """
-    conv_cache, relu_cache, pool_cache = cache
-    ds = max_pool_backward(dout, pool_cache)
-    da = relu_backward(ds, relu_cache)
+    conv_cache, pool_cache, relu_cache = cache
+    dpooled = relu_backward(dout, relu_cache)
+    da = max_pool_backward(dpooled, pool_cache)
     return conv_backward(da, conv_cache, compute_dx=compute_dx)
