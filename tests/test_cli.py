@@ -51,6 +51,17 @@ def test_train_variants(tmp_path):
         assert json.loads(report.read_text())["val_accuracy"] > 0.5, extra
 
 
+def test_seeded_run_with_dropout_repeats(tmp_path):
+    reports = []
+    for seed in (3, 3, 4):
+        report = tmp_path / f"r{len(reports)}.json"
+        assert main(["train", "--epochs", "2", "--quiet", "--device", "cpu", "--dropout", "0.3",
+                     "--seed", str(seed), "--report", str(report)]) == 0
+        reports.append(json.loads(report.read_text()))
+    assert reports[0]["loss_history"] == reports[1]["loss_history"]
+    assert reports[0]["loss_history"] != reports[2]["loss_history"]
+
+
 @pytest.mark.slow
 def test_conv_model_trains_on_digits(tmp_path):
     report = tmp_path / "r.json"

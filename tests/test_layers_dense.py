@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from backends import assert_close, dtype_name, tolerance
 
-from xplayers import device_of, to_numpy
+from xplayers import RandomStream, device_of, to_numpy
 from xplayers.gradcheck import eval_numerical_gradient_array, rel_error
 from xplayers.layers import (
     affine_backward,
@@ -452,6 +452,42 @@ def test_dropout_seed_is_reproducible_and_global_state_untouched(backend, rng):
     if backend.name != "cupy":  # host backends share one seeded stream: the same mask
         on_numpy, _ = dropout_forward(host, {"p": 0.5, "mode": "train", "seed": 123})
         np.testing.assert_array_equal(to_numpy(first), on_numpy)
+
+
+def test_dropout_random_stream_moves_on_and_repeats(backend, rng):
+    host = rng.standard_normal((20, 30))
+    x = backend.asarray(host)
+    np_state = np.random.get_state()  # noqa: NPY002 (the global state is what we watch)
+
+    def masks(stream: RandomStream) -> list[np.ndarray]:
+        param = {"p": 0.5, "mode": "train", "seed": stream}
+        return [to_numpy(dropout_forward(x, param)[1]) for _ in range(3)]
+
+    first, again = masks(RandomStream(9)), masks(RandomStream(9))
+    other = masks(RandomStream(10))
+    for a, b in zip(first, again, strict=True):
+        np.testing.assert_array_equal(a, b)  # the same sequence from the same seed
+    assert not np.array_equal(first[0], first[1])  # a new mask at each call
+    assert not np.array_equal(first[0], other[0])
+    assert set(np.unique(first[0])) == {0.0, 2.0}
+    after = np.random.get_state()  # noqa: NPY002
+    assert np.array_equal(after[1], np_state[1])
+    if backend.name != "cupy":  # host backends share the stream's host generator
+        stream = RandomStream(9)
+        host_masks = [dropout_forward(host, {"p": 0.5, "mode": "train", "seed": stream})[1]
+                      for _ in range(3)]
+        for a, b in zip(first, host_masks, strict=True):
+            np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("seed", [-1, 1.5, True, "3"])
+def test_dropout_rejects_bad_seed(backend, rng, seed):
+    x = backend.asarray(rng.standard_normal((2, 3)))
+    with pytest.raises(ValueError, match=r"dropout_param\['seed'\] must be None, a "
+                                         r"non-negative int or an xplayers.RandomStream"):
+        dropout_forward(x, {"p": 0.5, "mode": "train", "seed": seed})
+    with pytest.raises(ValueError, match="RandomStream: seed must be a non-negative integer"):
+        RandomStream(seed)
 
 
 def test_dropout_backward_gradcheck(backend, rng):

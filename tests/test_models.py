@@ -11,7 +11,7 @@ from backends import assert_close, dtype_name
 import xplayers
 from xplayers import to_numpy
 from xplayers.gradcheck import eval_numerical_gradient
-from xplayers.models import FullyConnectedNet, ThreeLayerConvNet, TwoLayerNet
+from xplayers.models import FullyConnectedNet, ThreeLayerConvNet, TwoLayerNet, load_model
 
 
 def on_backend(model, backend):
@@ -142,6 +142,35 @@ def test_dropout_with_seed_is_deterministic_and_without_is_not(rng):
     assert float(fixed.loss(X, y)[0]) == float(fixed.loss(X, y)[0])
     fresh = FullyConnectedNet([50], input_dim=6, num_classes=3, dropout=0.5, init_seed=1)
     assert float(fresh.loss(X, y)[0]) != float(fresh.loss(X, y)[0])
+
+
+def test_dropout_seed_repeats_the_sequence_of_masks(rng, tmp_path):
+    X, y = rng.standard_normal((20, 6)), rng.integers(0, 3, size=20)
+
+    def losses(model: FullyConnectedNet) -> list[float]:
+        return [float(model.loss(X, y)[0]) for _ in range(3)]
+
+    def make(**seeds: int) -> FullyConnectedNet:
+        return FullyConnectedNet([50, 40], input_dim=6, num_classes=3, dropout=0.5,
+                                 init_seed=1, **seeds)
+
+    first = losses(make(dropout_seed=4))
+    assert first == losses(make(dropout_seed=4))
+    assert len(set(first)) == 3  # new masks at each step
+    assert first != losses(make(dropout_seed=5))
+    fixed = make(dropout_seed=4, seed=1)  # seed fixes the masks, as in the course
+    assert len(set(losses(fixed))) == 1
+
+    model = make(dropout_seed=4)
+    model.save(tmp_path / "m.npz")
+    assert load_model(tmp_path / "m.npz", device="cpu").config["dropout_seed"] == 4
+
+
+@pytest.mark.parametrize("bad", [-1, 2.5, True])
+def test_dropout_seed_rejects_bad_values(bad):
+    with pytest.raises(ValueError, match=rf"dropout_seed must be None or a non-negative "
+                                         rf"integer, got {bad!r}"):
+        FullyConnectedNet([5], input_dim=4, num_classes=2, dropout_seed=bad)
 
 
 def test_predict_returns_classes(rng):

@@ -8,6 +8,7 @@
 """
 
 from ._cuda import cuda_available
+from ._random import RandomStream
 from .backend import device_of, get_array_module, is_cupy_array
 from .devices import (
     available_devices,
@@ -21,6 +22,7 @@ from .devices import (
 __version__ = "0.1.0"
 
 __all__ = [
+    "RandomStream",
     "__version__",
     "available_devices",
     "cuda_available",

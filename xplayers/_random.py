@@ -22,22 +22,78 @@ def _cupy_rng(device_id: int) -> Any:
         return cupy.random.default_rng()
 
 
-def uniform_like(x: Any, xp: ModuleType, seed: int | None = None) -> Any:
+class RandomStream:
+    """A seeded stream of ``U[0, 1)`` draws that moves on at every draw, on any device.
+
+    Give one to ``dropout_param['seed']`` (or a seed to ``FullyConnectedNet(dropout_seed=...)``)
+    for dropout masks that change from step to step yet repeat from run to run. Each device
+    draws from its own generator, made from ``seed`` on first use and kept: the same seed on
+    the same device gives the same sequence. NumPy, PyTorch CPU tensors and other host arrays
+    share one host generator. Global random state is never touched.
+
+    Parameters
+    ----------
+    seed : int
+        A non-negative integer.
+    """
+
+    def __init__(self, seed: int) -> None:
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"RandomStream: seed must be a non-negative integer, got {seed!r}")
+        self.seed = int(seed)
+        self._generators: dict[tuple[str, ...], Any] = {}
+
+    def uniform_like(self, x: Any, xp: ModuleType) -> Any:
+        """The stream's next ``U[0, 1)`` draw shaped like ``x``, in its dtype, on its device."""
+        key = _device_key(x)
+        generator = self._generators.get(key)
+        if generator is None:
+            generator = self._generators[key] = _new_generator(x, self.seed)
+        return _draw(generator, x, xp)
+
+    def __repr__(self) -> str:
+        return f"RandomStream(seed={self.seed})"
+
+
+def uniform_like(x: Any, xp: ModuleType, seed: int | RandomStream | None = None) -> Any:
     """Draw ``U[0, 1)`` samples shaped like ``x``, in ``x``'s dtype and on ``x``'s device.
 
-    With ``seed`` the draw is reproducible and leaves every other generator untouched.
-    NumPy, PyTorch CPU tensors and other host Array API arrays share one host stream, so the
-    same seed gives the same samples on all of them; CuPy and PyTorch CUDA tensors draw on
-    their GPU (no host round trip) from their own, equally reproducible, streams.
+    With an int ``seed`` the draw is reproducible (the same at every call) and leaves every
+    other generator untouched; a :class:`RandomStream` gives its next draw. NumPy, PyTorch CPU
+    tensors and other host Array API arrays share one host stream, so the same seed gives the
+    same samples on all of them; CuPy and PyTorch CUDA tensors draw on their GPU (no host round
+    trip) from their own, equally reproducible, streams.
     """
-    shape = tuple(x.shape)
+    if isinstance(seed, RandomStream):
+        return seed.uniform_like(x, xp)
+    if seed is None:
+        if is_cupy_array(x):
+            return _draw(_cupy_rng(x.device.id), x, xp)
+        if not _on_gpu_torch(x):
+            return _draw(_host_rng, x, xp)
+    return _draw(_new_generator(x, seed), x, xp)
+
+
+def _on_gpu_torch(x: Any) -> bool:
+    return is_torch_array(x) and x.device.type != "cpu"
+
+
+def _device_key(x: Any) -> tuple[str, ...]:
+    if is_cupy_array(x):
+        return ("cupy", str(x.device.id))
+    if _on_gpu_torch(x):
+        return ("torch", str(x.device))
+    return ("host",)
+
+
+def _new_generator(x: Any, seed: int | None) -> Any:
+    """A generator for ``x``'s device, seeded (or from fresh entropy when ``seed`` is None)."""
     if is_cupy_array(x):
         import cupy
 
         with cupy.cuda.Device(x.device.id):
-            rng = _cupy_rng(x.device.id) if seed is None else cupy.random.default_rng(seed)
-            return rng.random(shape, dtype=x.dtype)
-    if is_torch_array(x) and x.device.type != "cpu":
+            return cupy.random.default_rng(seed)
+    if _on_gpu_torch(x):
         import torch
 
         gen = torch.Generator(device=x.device)
@@ -45,10 +101,23 @@ def uniform_like(x: Any, xp: ModuleType, seed: int | None = None) -> Any:
             gen.seed()
         else:
             gen.manual_seed(seed)
-        return torch.rand(shape, generator=gen, device=x.device, dtype=x.dtype)
-    rng = _host_rng if seed is None else np.random.default_rng(seed)
+        return gen
+    return np.random.default_rng(seed)
+
+
+def _draw(generator: Any, x: Any, xp: ModuleType) -> Any:
+    shape = tuple(x.shape)
+    if is_cupy_array(x):
+        import cupy
+
+        with cupy.cuda.Device(x.device.id):
+            return generator.random(shape, dtype=x.dtype)
+    if _on_gpu_torch(x):
+        import torch
+
+        return torch.rand(shape, generator=generator, device=x.device, dtype=x.dtype)
     host_dtype = np.float32 if x.dtype == xp.float32 else np.float64
-    samples = rng.random(shape, dtype=host_dtype)
+    samples = generator.random(shape, dtype=host_dtype)
     if isinstance(x, np.ndarray):
         return samples
     return xp.asarray(samples, device=x.device)

@@ -55,8 +55,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--device", default=defaults.device,
                        help="auto, cpu, cuda or cuda:N (auto: the GPU when one is usable)")
     train.add_argument("--seed", type=int, default=defaults.seed,
-                       help="seeds the weights, the data split and the minibatch order "
-                            "(not the dropout masks)")
+                       help="seeds the weights, the data split, the minibatch order and "
+                            "the dropout masks: a run repeats on the same device")
     train.add_argument("--save", metavar="PATH", help="save the trained model (.npz)")
     train.add_argument("--report", metavar="PATH", help="write a JSON report")
     train.add_argument("--plot", metavar="PATH", help="write loss/accuracy curves (PNG)")

@@ -76,7 +76,8 @@ def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: 
         return FullyConnectedNet(config.hidden_dims, input_dim=input_dim,
                                  num_classes=num_classes, dropout=config.dropout,
                                  normalization=config.normalization, reg=config.reg,
-                                 weight_scale=config.weight_scale, init_seed=config.seed)
+                                 weight_scale=config.weight_scale, init_seed=config.seed,
+                                 dropout_seed=config.seed)
     if config.model == "two_layer":
         return TwoLayerNet(input_dim, config.hidden_dims[0], num_classes,
                            weight_scale=config.weight_scale, reg=config.reg, seed=config.seed)

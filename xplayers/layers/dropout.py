@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from numbers import Real
+from numbers import Integral, Real
 from typing import Any
 
 from .._checks import check_floating, check_mode, check_shape
-from .._random import uniform_like
+from .._random import RandomStream, uniform_like
 from ..backend import get_array_module
 
 __all__ = ["dropout_backward", "dropout_forward"]
@@ -36,8 +36,10 @@ def dropout_forward(x: Any, dropout_param: Mapping[str, Any]) -> tuple[Any, Any]
     dropout_param : dict
         ``p``: probability of DROPPING each unit, in [0, 1) (required);
         ``mode``: 'train' (drop and rescale) or 'test' (identity) (required);
-        ``seed``: optional int making the mask reproducible. Global random state (NumPy's,
-        CuPy's, PyTorch's) is never touched, with or without a seed.
+        ``seed``: optional; an int gives the same mask at every call (the course's, for
+        gradient checks), an :class:`xplayers.RandomStream` a new mask at every call from a
+        reproducible sequence. Global random state (NumPy's, CuPy's, PyTorch's) is never
+        touched, with or without a seed.
 
     Returns
     -------
@@ -51,6 +53,11 @@ def dropout_forward(x: Any, dropout_param: Mapping[str, Any]) -> tuple[Any, Any]
     p = _drop_probability(func, dropout_param)
     mode = check_mode(func, "dropout_param", dropout_param)
     seed = dropout_param.get("seed")
+    if seed is not None and not isinstance(seed, RandomStream) and (
+        isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0
+    ):
+        raise ValueError(f"{func}: dropout_param['seed'] must be None, a non-negative int or "
+                         f"an xplayers.RandomStream, got {seed!r}")
     if mode == "test":
         return x, None
     # U[0, 1) >= p holds with probability 1 - p, and always when p = 0.

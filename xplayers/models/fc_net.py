@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from .._random import RandomStream
 from ..layer_utils import (
     affine_norm_relu_backward,
     affine_norm_relu_forward,
@@ -52,9 +53,13 @@ class FullyConnectedNet(Model):
     seed : int or None
         Seeds the initial weights and, as in the course, fixes the dropout masks so the model
         can be gradient-checked. Leave it None to train with fresh masks every step (weights
-        can still be seeded with ``init_seed``).
+        can still be seeded with ``init_seed``, and the masks with ``dropout_seed``).
     init_seed : int or None, keyword-only
         Seed of the initial weights alone; defaults to ``seed``.
+    dropout_seed : int or None, keyword-only
+        Seeds the sequence of dropout masks: a new mask at every step, the same sequence in
+        every run on the same device (one :class:`xplayers.RandomStream` per dropout layer).
+        Ignored when ``seed`` fixes the masks.
 
     ``params``: W1 (D, H1), b1, ..., WL (H_{L-1}, C), bL, and gamma1, beta1, ... for each
     normalised hidden layer.
@@ -73,6 +78,7 @@ class FullyConnectedNet(Model):
         seed: int | None = None,
         *,
         init_seed: int | None = None,
+        dropout_seed: int | None = None,
     ) -> None:
         if isinstance(hidden_dims, (int, np.integer)) or not isinstance(hidden_dims, Sequence):
             raise ValueError(f"hidden_dims must be a list of widths, got {hidden_dims!r}")
@@ -85,13 +91,18 @@ class FullyConnectedNet(Model):
             raise ValueError(f"dropout is the drop probability and must lie in [0, 1), "
                              f"got {dropout!r}")
         scale = check_scale("weight_scale", weight_scale)
+        if dropout_seed is not None and (isinstance(dropout_seed, bool) or not isinstance(
+                dropout_seed, (int, np.integer)) or dropout_seed < 0):
+            raise ValueError(f"dropout_seed must be None or a non-negative integer, "
+                             f"got {dropout_seed!r}")
         dims = [check_positive_int("input_dim", input_dim), *hidden,
                 check_positive_int("num_classes", num_classes)]
         super().__init__({"hidden_dims": hidden, "input_dim": dims[0], "num_classes": dims[-1],
                           "dropout": float(dropout), "normalization": normalization,
                           "reg": float(reg), "weight_scale": scale,
                           "dtype": dtype,
-                          "seed": seed, "init_seed": init_seed})
+                          "seed": seed, "init_seed": init_seed,
+                          "dropout_seed": dropout_seed})
         self.num_layers = len(dims) - 1
         self.normalization = normalization
         self.use_dropout = float(dropout) > 0
@@ -111,6 +122,8 @@ class FullyConnectedNet(Model):
                 param: dict[str, Any] = {"mode": "train", "p": float(dropout)}
                 if seed is not None:
                     param["seed"] = seed + i
+                elif dropout_seed is not None:
+                    param["seed"] = RandomStream(_layer_seed(dropout_seed, i))
                 self.dropout_params.append(param)
 
     def _norm_params(self) -> list[dict[str, Any]]:
@@ -168,3 +181,8 @@ class FullyConnectedNet(Model):
                  grads[f"beta{i}"]) = affine_norm_relu_backward(dh, cache, compute_dx=not first)
         loss = loss + weight_penalty(xp, p, grads, self.reg)
         return loss, {name: grads[name] for name in p}
+
+
+def _layer_seed(seed: int, layer: int) -> int:
+    """An independent 32-bit seed for dropout layer ``layer`` from the model's ``seed``."""
+    return int(np.random.SeedSequence([int(seed), layer]).generate_state(1)[0])
