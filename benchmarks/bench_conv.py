@@ -1,10 +1,12 @@
-"""Time the convolutional layer and max pooling: xplayers against PyTorch, in one process.
+"""Time conv-net layers (conv, max pool, spatial norms): xplayers against PyTorch, one process.
 
 Each case is timed twice, forward only and forward + backward, in float32:
 
 - conv: ``conv_forward`` + ``conv_backward`` (dx, dw and db) against ``F.conv2d`` and autograd
   (with ``requires_grad`` on x, w and b, so PyTorch computes the same three gradients);
-- pool: ``max_pool_forward`` + ``max_pool_backward`` against ``F.max_pool2d`` and autograd.
+- pool: ``max_pool_forward`` + ``max_pool_backward`` against ``F.max_pool2d`` and autograd;
+- sbn / gn: spatial batch norm (training mode) and group norm (4 groups), forward + backward
+  (dx, dgamma, dbeta), against ``F.batch_norm`` / ``F.group_norm`` and autograd.
 
 On the CPU xplayers gets NumPy arrays and PyTorch CPU tensors; with ``--device cuda`` (or
 ``all``) and a usable GPU, CuPy arrays against PyTorch CUDA tensors, with both libraries'
@@ -52,7 +54,16 @@ from _harness import (
     summary,
 )
 
-from xplayers.layers import conv_backward, conv_forward, max_pool_backward, max_pool_forward
+from xplayers.layers import (
+    conv_backward,
+    conv_forward,
+    max_pool_backward,
+    max_pool_forward,
+    spatial_batchnorm_backward,
+    spatial_batchnorm_forward,
+    spatial_groupnorm_backward,
+    spatial_groupnorm_forward,
+)
 
 
 @dataclass(frozen=True)
@@ -60,7 +71,7 @@ class Case:
     """One layer on one input shape."""
 
     name: str
-    op: str  # "conv" or "pool"
+    op: str  # "conv", "pool", "sbn" (spatial batch norm) or "gn" (group norm, 4 groups)
     x_shape: tuple[int, int, int, int]
     w_shape: tuple[int, int, int, int] | None = None
     stride: int = 1
@@ -73,7 +84,9 @@ class Case:
         if self.op == "conv":
             f, _, hh, ww = self.w_shape
             return f"{x}, {f} {hh}x{ww} filters, stride {self.stride}, pad {self.pad}"
-        return f"{x}, {self.pool}x{self.pool} max pool, stride {self.stride}"
+        if self.op == "pool":
+            return f"{x}, {self.pool}x{self.pool} max pool, stride {self.stride}"
+        return f"{x}, " + ("spatial batch norm" if self.op == "sbn" else "group norm, G=4")
 
 
 CASES = (
@@ -81,7 +94,10 @@ CASES = (
     Case("conv-c32", "conv", (64, 32, 16, 16), (64, 32, 3, 3), stride=1, pad=1),
     Case("pool-32", "pool", (64, 32, 32, 32), stride=2, pool=2),
     Case("pool-64", "pool", (64, 64, 16, 16), stride=2, pool=2),
+    Case("sbn-32", "sbn", (64, 32, 32, 32)),
+    Case("gn-32", "gn", (64, 32, 32, 32)),
 )
+GROUPS = 4
 
 
 # -- environment ---------------------------------------------------------------------------
@@ -95,9 +111,13 @@ def host_inputs(case: Case, seed: int = 0) -> dict[str, np.ndarray]:
         ho = 1 + (h + 2 * case.pad - case.w_shape[2]) // case.stride
         wo = 1 + (w + 2 * case.pad - case.w_shape[3]) // case.stride
         out_shape = (n, case.w_shape[0], ho, wo)
-    else:
+    elif case.op == "pool":
         n, c, h, w = case.x_shape
         out_shape = (n, c, 1 + (h - case.pool) // case.stride, 1 + (w - case.pool) // case.stride)
+    else:  # gamma and beta under the names PyTorch's leaves are collected by
+        arrays["w"] = (1.0 + 0.1 * rng.standard_normal(case.x_shape[1])).astype(np.float32)
+        arrays["b"] = (0.1 * rng.standard_normal(case.x_shape[1])).astype(np.float32)
+        out_shape = case.x_shape
     arrays["dout"] = rng.standard_normal(out_shape, dtype=np.float32)
     return arrays
 
@@ -119,7 +139,7 @@ def xplayers_steps(case: Case, device: str) -> tuple[Steps, Callable[[], list[An
         def both() -> list[Any]:
             out, cache = forward()
             return [out, *conv_backward(a["dout"], cache)]
-    else:
+    elif case.op == "pool":
         pool_param = {"pool_height": case.pool, "pool_width": case.pool, "stride": case.stride}
 
         def forward() -> Any:
@@ -128,6 +148,20 @@ def xplayers_steps(case: Case, device: str) -> tuple[Steps, Callable[[], list[An
         def both() -> list[Any]:
             out, cache = forward()
             return [out, max_pool_backward(a["dout"], cache)]
+    elif case.op == "sbn":
+        def forward() -> Any:
+            return spatial_batchnorm_forward(a["x"], a["w"], a["b"], {"mode": "train"})
+
+        def both() -> list[Any]:
+            out, cache = forward()
+            return [out, *spatial_batchnorm_backward(a["dout"], cache)]
+    else:
+        def forward() -> Any:
+            return spatial_groupnorm_forward(a["x"], a["w"], a["b"], GROUPS)
+
+        def both() -> list[Any]:
+            out, cache = forward()
+            return [out, *spatial_groupnorm_backward(a["dout"], cache)]
 
     return {"forward": forward, "forward+backward": both}, both
 
@@ -140,10 +174,17 @@ def torch_steps(case: Case, device: str) -> tuple[Steps, Callable[[], list[Any]]
     t = {name: torch.from_numpy(v).to(device) for name, v in host.items()}
     leaves = [t[name].requires_grad_() for name in ("x", "w", "b") if name in t]
 
+    running = [torch.zeros(case.x_shape[1], device=device),
+               torch.ones(case.x_shape[1], device=device)]
+
     def run() -> Any:
         if case.op == "conv":
             return F.conv2d(t["x"], t["w"], t["b"], stride=case.stride, padding=case.pad)
-        return F.max_pool2d(t["x"], case.pool, stride=case.stride)
+        if case.op == "pool":
+            return F.max_pool2d(t["x"], case.pool, stride=case.stride)
+        if case.op == "sbn":
+            return F.batch_norm(t["x"], *running, t["w"], t["b"], training=True)
+        return F.group_norm(t["x"], GROUPS, t["w"], t["b"])
 
     def forward() -> Any:
         with torch.no_grad():

@@ -18,8 +18,11 @@ from collections.abc import MutableMapping
 from types import ModuleType
 from typing import Any, NamedTuple
 
+import numpy as np
+
 from .._checks import check_floating, check_ndim, check_same_dtype, check_shape
 from ..backend import get_array_module
+from . import _norm_numpy
 from ._norm import normalize, normalize_backward
 from .batchnorm import _batchnorm_forward_axes
 
@@ -173,7 +176,8 @@ def spatial_groupnorm_forward(
     eps = (gn_param or {}).get("eps", 1e-5)
     axes = (2, 3, 4)
     xhat, inv_std, _, _ = normalize(xp, xp.reshape(x, (n, groups, c // groups, h, w)), axes, eps)
-    out = gamma4 * xp.reshape(xhat, (n, c, h, w)) + beta4
+    out = gamma4 * xp.reshape(xhat, (n, c, h, w))
+    out += beta4
     return out, SpatialNormCache(xhat, inv_std, gamma4, tuple(gamma.shape), axes, True)
 
 
@@ -201,6 +205,8 @@ def _backward(func: str, dout: Any, cache: SpatialNormCache) -> tuple[Any, Any, 
     n, c = dout.shape[0], gamma4.shape[1]
     x_shape = (n, c, *(int(s) for s in xhat.shape[-2:]))
     check_shape(func, "dout", dout, x_shape, "(N, C, H, W) as in the forward")
+    if type(xhat) is np.ndarray and _norm_numpy.layout(dout, _CHANNEL_AXES) is not None:
+        return _numpy_backward(dout, cache, x_shape)
     xhat_nchw = xp.reshape(xhat, x_shape)
     dbeta = xp.reshape(xp.sum(dout, axis=_CHANNEL_AXES), gamma_shape)
     dgamma = xp.reshape(xp.sum(dout * xhat_nchw, axis=_CHANNEL_AXES), gamma_shape)
@@ -210,3 +216,46 @@ def _backward(func: str, dout: Any, cache: SpatialNormCache) -> tuple[Any, Any, 
     else:  # test mode: the running statistics are constants
         dx = dxhat * inv_std
     return xp.reshape(dx, x_shape), dgamma, dbeta
+
+
+def _numpy_backward(
+    dout: np.ndarray, cache: SpatialNormCache, x_shape: tuple[int, ...]
+) -> tuple[Any, Any, Any]:
+    """Both layers' backward from two sums per (example, channel): s1 = sum(dout) and
+    s2 = sum(dout * xhat) over H and W, then ``dx = a * dout + b * xhat + c`` per channel.
+
+    With ``dxhat = gamma * dout`` and means over a statistic's m elements, the closed form
+    ``dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))`` has
+    ``mean(dxhat) = sum(gamma * s1) / m`` and ``mean(dxhat * xhat) = sum(gamma * s2) / m``,
+    the sums over the statistic's channels (and examples, for batch norm).
+    """
+    xhat, inv_std, gamma4, gamma_shape, axes, batch_stats = cache
+    n, c = x_shape[:2]
+    d3 = np.reshape(dout, (n, c, -1))
+    x3 = np.reshape(xhat, (n, c, -1))
+    s1, s2 = d3.sum(axis=2), np.vecdot(d3, x3)  # (N, C)
+    dbeta, dgamma = s1.sum(axis=0), s2.sum(axis=0)
+    gamma = np.reshape(gamma4, (1, c))
+    if axes == _CHANNEL_AXES:  # batch norm: one statistic per channel, over N, H and W
+        inv = np.reshape(inv_std, (1, c))
+        a = gamma * inv
+        if batch_stats:
+            m = n * d3.shape[2]
+            b, shift = -a * dgamma / m, -a * dbeta / m
+        else:  # test mode: the running statistics are constants
+            b = shift = np.zeros_like(a)
+    else:  # group norm: one statistic per example and group of C // G channels
+        groups = inv_std.shape[1]
+        m = (c // groups) * d3.shape[2]
+        mean_dxhat = np.sum(np.reshape(gamma * s1, (n, groups, -1)), axis=2) / m
+        mean_dxhat_xhat = np.sum(np.reshape(gamma * s2, (n, groups, -1)), axis=2) / m
+        inv = np.reshape(inv_std, (n, groups, 1))
+        per_channel = (n, c)
+        a = np.reshape(np.broadcast_to(inv, (n, groups, c // groups)), per_channel) * gamma
+        b = np.reshape(np.broadcast_to(-inv * mean_dxhat_xhat[..., None],
+                                       (n, groups, c // groups)), per_channel)
+        shift = np.reshape(np.broadcast_to(-inv * mean_dxhat[..., None],
+                                           (n, groups, c // groups)), per_channel)
+    dx = _norm_numpy.combine(d3, x3, a[..., None], b[..., None], shift[..., None])
+    return (np.reshape(dx, x_shape), np.reshape(dgamma, gamma_shape),
+            np.reshape(dbeta, gamma_shape))
