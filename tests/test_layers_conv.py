@@ -290,6 +290,23 @@ def test_max_pool_cupy_fast_path_matches_portable(rng, dtype, x_shape, ph, pw, s
     assert_close(dx_fast, dx_slow)
 
 
+@pytest.mark.parametrize(("x_shape", "ph", "pw", "stride"), POOL_CASES)
+def test_max_pool_numpy_follows_the_input_layout(rng, x_shape, ph, pw, stride) -> None:
+    """A transposed input (as a conv's output is) gives the same results, and dx comes back
+    laid out like it, so that every pass walks memory in order."""
+    n, c, h, w = x_shape
+    x = rng.standard_normal((c, n, h, w)).transpose(1, 0, 2, 3)
+    pool_param = {"pool_height": ph, "pool_width": pw, "stride": stride}
+    out, cache = max_pool_forward(x, pool_param)
+    ref, ref_cache = max_pool_forward(np.ascontiguousarray(x), pool_param)
+    np.testing.assert_array_equal(out, ref)
+    dout = rng.standard_normal(out.shape)
+    dx = max_pool_backward(dout, cache)
+    np.testing.assert_array_equal(dx, max_pool_backward(dout, ref_cache))
+    if n > 1:  # (with one example both orders are the same memory)
+        assert dx.strides[1] > dx.strides[0]  # channels outermost in memory, like x
+
+
 def test_max_pool_tie_goes_to_first(backend: Backend) -> None:
     x = backend.asarray(np.ones((1, 1, 2, 2)))
     _, cache = max_pool_forward(x, {"pool_height": 2, "pool_width": 2, "stride": 2})

@@ -182,10 +182,24 @@ def _bit_mask(flags: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.negative(out, out=out)  # wraps 1 to all ones
 
 
+def _in_layout_of(reference: np.ndarray, shape: tuple[int, ...], dtype: Any, *,
+                  zeros: bool = False) -> np.ndarray:
+    """A new array of ``shape`` whose axes lie in memory in the order of ``reference``'s.
+
+    The input of a pool is often a transposed view (a convolution's output is); arrays laid
+    out like it let every elementwise pass walk all its operands in memory order.
+    """
+    order = sorted(range(reference.ndim), key=lambda axis: -abs(reference.strides[axis]))
+    make = np.zeros if zeros else np.empty
+    return make(tuple(shape[axis] for axis in order), dtype=dtype).transpose(np.argsort(order))
+
+
 def _numpy_forward(x: np.ndarray, g: PoolGeometry) -> tuple[Any, Any]:
-    best = np.array(x[:, :, g.rows(0), g.cols(0)])
-    argmax = np.zeros(g.out_shape, dtype=_index_dtype(np, g))
-    better = np.empty(g.out_shape, dtype=bool)
+    first = x[:, :, g.rows(0), g.cols(0)]
+    best = _in_layout_of(first, g.out_shape, x.dtype)
+    np.copyto(best, first)
+    argmax = _in_layout_of(first, g.out_shape, _index_dtype(np, g), zeros=True)
+    better = np.empty_like(argmax, dtype=bool)
     mask, scratch = np.empty_like(argmax), np.empty_like(argmax)
     for k, i, j in g.offsets():
         if k == 0:
@@ -204,9 +218,10 @@ def _numpy_forward(x: np.ndarray, g: PoolGeometry) -> tuple[Any, Any]:
 def _numpy_backward(dout: np.ndarray, argmax: np.ndarray, g: PoolGeometry) -> Any:
     bits = np.dtype(f"u{dout.dtype.itemsize}")
     dout_bits = dout.view(bits)
-    dx = np.zeros(g.x_shape, dtype=dout.dtype)
-    won = np.empty(g.out_shape, dtype=bool)
-    mask = np.empty(g.out_shape, dtype=bits)
+    # dx in the forward input's layout (argmax has it), for this pass and the layer below.
+    dx = _in_layout_of(argmax, g.x_shape, dout.dtype, zeros=True)
+    won = np.empty_like(argmax, dtype=bool)
+    mask = np.empty_like(argmax, dtype=bits)
     for k, i, j in g.offsets():
         np.equal(argmax, k, out=won)
         _bit_mask(won, mask)
