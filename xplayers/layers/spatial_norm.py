@@ -246,16 +246,15 @@ def _numpy_backward(
             b = shift = np.zeros_like(a)
     else:  # group norm: one statistic per example and group of C // G channels
         groups = inv_std.shape[1]
-        m = (c // groups) * d3.shape[2]
-        mean_dxhat = np.sum(np.reshape(gamma * s1, (n, groups, -1)), axis=2) / m
-        mean_dxhat_xhat = np.sum(np.reshape(gamma * s2, (n, groups, -1)), axis=2) / m
-        inv = np.reshape(inv_std, (n, groups, 1))
-        per_channel = (n, c)
-        a = np.reshape(np.broadcast_to(inv, (n, groups, c // groups)), per_channel) * gamma
-        b = np.reshape(np.broadcast_to(-inv * mean_dxhat_xhat[..., None],
-                                       (n, groups, c // groups)), per_channel)
-        shift = np.reshape(np.broadcast_to(-inv * mean_dxhat[..., None],
-                                           (n, groups, c // groups)), per_channel)
+        size = c // groups
+        m = size * d3.shape[2]
+        mean_dxhat = np.reshape(gamma * s1, (n, groups, size)).sum(axis=2) / m
+        mean_dxhat_xhat = np.reshape(gamma * s2, (n, groups, size)).sum(axis=2) / m
+        inv = np.reshape(inv_std, (n, groups))
+        # Per group (N, G) -> per channel (N, C): each group's value for its C // G channels.
+        a = np.repeat(inv, size, axis=1) * gamma
+        b = -np.repeat(inv * mean_dxhat_xhat, size, axis=1)
+        shift = -np.repeat(inv * mean_dxhat, size, axis=1)
     dx = _norm_numpy.combine(d3, x3, a[..., None], b[..., None], shift[..., None])
     return (np.reshape(dx, x_shape), np.reshape(dgamma, gamma_shape),
             np.reshape(dbeta, gamma_shape))
