@@ -22,6 +22,11 @@ def _cupy_rng(device_id: int) -> Any:
         return cupy.random.default_rng()
 
 
+def is_seed(value: Any) -> bool:
+    """True for a valid seed: a non-negative integer (Python or NumPy), not a bool."""
+    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0
+
+
 class RandomStream:
     """A seeded stream of ``U[0, 1)`` draws that moves on at every draw, on any device.
 
@@ -38,7 +43,7 @@ class RandomStream:
     """
 
     def __init__(self, seed: int) -> None:
-        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        if not is_seed(seed):
             raise ValueError(f"RandomStream: seed must be a non-negative integer, got {seed!r}")
         self.seed = int(seed)
         self._generators: dict[tuple[str, ...], Any] = {}

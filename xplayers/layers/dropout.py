@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from numbers import Integral, Real
+from numbers import Real
 from typing import Any
 
 from .._checks import check_floating, check_mode, check_shape
-from .._random import RandomStream, uniform_like
+from .._random import RandomStream, is_seed, uniform_like
 from ..backend import get_array_module
 
 __all__ = ["dropout_backward", "dropout_forward"]
@@ -53,9 +53,7 @@ def dropout_forward(x: Any, dropout_param: Mapping[str, Any]) -> tuple[Any, Any]
     p = _drop_probability(func, dropout_param)
     mode = check_mode(func, "dropout_param", dropout_param)
     seed = dropout_param.get("seed")
-    if seed is not None and not isinstance(seed, RandomStream) and (
-        isinstance(seed, bool) or not isinstance(seed, Integral) or seed < 0
-    ):
+    if seed is not None and not isinstance(seed, RandomStream) and not is_seed(seed):
         raise ValueError(f"{func}: dropout_param['seed'] must be None, a non-negative int or "
                          f"an xplayers.RandomStream, got {seed!r}")
     if mode == "test":

@@ -182,23 +182,11 @@ def _bit_mask(flags: np.ndarray, out: np.ndarray) -> np.ndarray:
     return np.negative(out, out=out)  # wraps 1 to all ones
 
 
-def _in_layout_of(reference: np.ndarray, shape: tuple[int, ...], dtype: Any, *,
-                  zeros: bool = False) -> np.ndarray:
-    """A new array of ``shape`` whose axes lie in memory in the order of ``reference``'s.
-
-    The input of a pool is often a transposed view (a convolution's output is); arrays laid
-    out like it let every elementwise pass walk all its operands in memory order.
-    """
-    order = sorted(range(reference.ndim), key=lambda axis: -abs(reference.strides[axis]))
-    make = np.zeros if zeros else np.empty
-    return make(tuple(shape[axis] for axis in order), dtype=dtype).transpose(np.argsort(order))
-
-
 def _numpy_forward(x: np.ndarray, g: PoolGeometry) -> tuple[Any, Any]:
-    first = x[:, :, g.rows(0), g.cols(0)]
-    best = _in_layout_of(first, g.out_shape, x.dtype)
-    np.copyto(best, first)
-    argmax = _in_layout_of(first, g.out_shape, _index_dtype(np, g), zeros=True)
+    # Work arrays laid out like the input (often a conv's transposed output): order='K'
+    # copies keep its axis order, so every pass walks all operands in memory order.
+    best = np.array(x[:, :, g.rows(0), g.cols(0)], order="K")
+    argmax = np.zeros_like(best, dtype=_index_dtype(np, g))
     better = np.empty_like(argmax, dtype=bool)
     mask, scratch = np.empty_like(argmax), np.empty_like(argmax)
     for k, i, j in g.offsets():
@@ -219,7 +207,7 @@ def _numpy_backward(dout: np.ndarray, argmax: np.ndarray, g: PoolGeometry) -> An
     bits = np.dtype(f"u{dout.dtype.itemsize}")
     dout_bits = dout.view(bits)
     # dx in the forward input's layout (argmax has it), for this pass and the layer below.
-    dx = _in_layout_of(argmax, g.x_shape, dout.dtype, zeros=True)
+    dx = np.zeros_like(argmax, shape=g.x_shape, dtype=dout.dtype)
     won = np.empty_like(argmax, dtype=bool)
     mask = np.empty_like(argmax, dtype=bits)
     for k, i, j in g.offsets():

@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._random import RandomStream
+from .._random import RandomStream, is_seed
 from ..layer_utils import (
     affine_norm_relu_backward,
     affine_norm_relu_forward,
@@ -91,8 +91,7 @@ class FullyConnectedNet(Model):
             raise ValueError(f"dropout is the drop probability and must lie in [0, 1), "
                              f"got {dropout!r}")
         scale = check_scale("weight_scale", weight_scale)
-        if dropout_seed is not None and (isinstance(dropout_seed, bool) or not isinstance(
-                dropout_seed, (int, np.integer)) or dropout_seed < 0):
+        if dropout_seed is not None and not is_seed(dropout_seed):
             raise ValueError(f"dropout_seed must be None or a non-negative integer, "
                              f"got {dropout_seed!r}")
         dims = [check_positive_int("input_dim", input_dim), *hidden,
