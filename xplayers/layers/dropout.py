@@ -22,13 +22,16 @@ def _drop_probability(func: str, dropout_param: Mapping[str, Any]) -> float:
     if not 0.0 <= p < 1.0:
         raise ValueError(
             f"{func}: dropout_param['p'] is the probability of dropping a unit and must lie "
-            f"in [0, 1), got p={p!r}"
+            f"in [0, 1), got p={p!r}; for the course's (2019 on) keep probability, where "
+            "p=1 means no dropout, use xplayers.course.layers.dropout_forward"
         )
     return float(p)
 
 
 def dropout_forward(x: Any, dropout_param: Mapping[str, Any]) -> tuple[Any, Any]:
-    """Forward pass of inverted dropout.
+    """Forward pass of inverted dropout; ``p`` is the probability of DROPPING a unit.
+
+    (:mod:`xplayers.course.layers` has the course's 2019-on meaning, ``p`` = keep.)
 
     Parameters
     ----------

@@ -50,6 +50,12 @@ def weight_penalty(
     return penalty
 
 
+def _is_floating(xp: ModuleType, dtype: Any) -> bool:
+    if isinstance(dtype, np.dtype):
+        return dtype.kind == "f"
+    return bool(xp.isdtype(dtype, "real floating"))
+
+
 class Model:
     """Base class of the models: a ``params`` dict plus non-trainable running statistics.
 
@@ -125,15 +131,26 @@ class Model:
         """The array namespace of the parameters."""
         return get_array_module(**self.params)
 
+    def compute_dtype(self, xp: ModuleType) -> Any:
+        """The dtype the model computes in: that of its (floating) parameters.
+
+        Promoted like the layers do when they differ; ``dtype=`` only sets the initial
+        parameters, so float64 arrays assigned to ``params`` make the model run in float64.
+        """
+        dtypes = {p.dtype for p in self.params.values() if _is_floating(xp, p.dtype)}
+        if not dtypes:
+            return getattr(xp, self.dtype)
+        return dtypes.pop() if len(dtypes) == 1 else xp.result_type(*dtypes)
+
     def cast_input(self, xp: ModuleType, X: Any) -> Any:
-        """``X`` in the model's dtype (integer or float64 inputs to a float32 model, say).
+        """``X`` in the parameters' dtype (integer or float64 inputs to a float32 model, say).
 
         Raises ``TypeError``/``ValueError`` naming both when ``X`` is not where the
         parameters are.
         """
         name, first = next(iter(self.params.items()))
         get_array_module(X=X, **{f"the model's {name}": first})
-        wanted = getattr(xp, self.dtype)
+        wanted = self.compute_dtype(xp)
         return X if X.dtype == wanted else xp.astype(X, wanted)
 
     def _set_mode(self, mode: str) -> None:
