@@ -280,6 +280,15 @@ def test_dropout_keep_one_is_no_dropout(backend):
         layers.dropout_forward(backend.asarray(x), {"mode": "train", "p": 0})
 
 
+def test_main_api_dropout_of_one_points_to_the_course_layer(backend):
+    from xplayers.layers import dropout_forward
+
+    x = backend.asarray(np.ones((2, 3)))
+    with pytest.raises(ValueError, match=r"probability of dropping .* got p=1.*"
+                                         r"xplayers\.course\.layers\.dropout_forward"):
+        dropout_forward(x, {"mode": "train", "p": 1})
+
+
 def test_fully_connected_keep_ratio_is_converted():
     for kwargs in ({"dropout_keep_ratio": 0.75}, {"dropout": 0.75}):
         model = FullyConnectedNet([4, 4], input_dim=3, num_classes=2, seed=0, **kwargs)
