@@ -1,3 +1,4 @@
+# ruff: noqa: NPY002  (the course's inputs come from NumPy's legacy global seed, on purpose)
 """The course's notebook checks, run through ``xplayers.course`` on every backend.
 
 Each test uses a notebook's inputs (``np.linspace`` arrays, ``np.random.seed(231)`` draws) and
@@ -348,7 +349,7 @@ def test_conv_backward_and_fast_names_agree(backend):
 def test_max_pool_forward_naive_matches_the_course(backend):
     x = np.linspace(-0.3, 0.4, num=96).reshape(2, 3, 4, 4)
     pool_param = {"pool_width": 2, "pool_height": 2, "stride": 2}
-    out, cache = layers.max_pool_forward_naive(backend.asarray(x), pool_param)
+    out, _ = layers.max_pool_forward_naive(backend.asarray(x), pool_param)
     assert rel_error(out, POOL_CORRECT) < 1e-7  # the course: "around 4e-8"
     assert rel_error(out, ref_pool(x, 2, 2, 2)) < 1e-15
     out_fast, _ = fast_layers.max_pool_forward_fast(backend.asarray(x), pool_param)

@@ -85,9 +85,12 @@ model.params['b2'] = np.linspace(-0.9, 0.1, num=C)
 X = np.linspace(-5.5, 4.5, num=N*D).reshape(D, N).T
 scores = model.loss(X)
 correct_scores = np.asarray(
-  [[11.53165108,  12.2917344,   13.05181771,  13.81190102,  14.57198434, 15.33206765,  16.09215096],
-   [12.05769098,  12.74614105,  13.43459113,  14.1230412,   14.81149128, 15.49994135,  16.18839143],
-   [12.58373087,  13.20054771,  13.81736455,  14.43418138,  15.05099822, 15.66781506,  16.2846319 ]])
+  [[11.53165108,  12.2917344,   13.05181771,  13.81190102,  14.57198434,
+    15.33206765,  16.09215096],
+   [12.05769098,  12.74614105,  13.43459113,  14.1230412,   14.81149128,
+    15.49994135,  16.18839143],
+   [12.58373087,  13.20054771,  13.81736455,  14.43418138,  15.05099822,
+    15.66781506,  16.2846319 ]])
 scores_diff = np.abs(scores - correct_scores).sum()
 assert scores_diff < 1e-6, 'Problem with test-time forward pass'
 y = np.asarray([0, 5, 1])
@@ -214,9 +217,10 @@ w = np.random.randn(2, 3, 3, 3)
 b = np.random.randn(2,)
 dout = np.random.randn(4, 2, 5, 5)
 conv_param = {'stride': 1, 'pad': 1}
-dx_num = eval_numerical_gradient_array(lambda x: conv_forward_naive(x, w, b, conv_param)[0], x, dout)
-dw_num = eval_numerical_gradient_array(lambda w: conv_forward_naive(x, w, b, conv_param)[0], w, dout)
-db_num = eval_numerical_gradient_array(lambda b: conv_forward_naive(x, w, b, conv_param)[0], b, dout)
+f = lambda x, w, b: conv_forward_naive(x, w, b, conv_param)[0]
+dx_num = eval_numerical_gradient_array(lambda x: f(x, w, b), x, dout)
+dw_num = eval_numerical_gradient_array(lambda w: f(x, w, b), w, dout)
+db_num = eval_numerical_gradient_array(lambda b: f(x, w, b), b, dout)
 out, cache = conv_forward_naive(x, w, b, conv_param)
 dx, dw, db = conv_backward_naive(dout, cache)
 print('Testing conv_backward_naive function')
