@@ -283,3 +283,14 @@ def test_seeded_models_leave_numpy_global_state_alone():
 def test_main_api_dropout_of_one_points_to_the_course_meaning():
     with pytest.raises(ValueError, match=r"xplayers\.course.*dropout_keep_ratio"):
         FullyConnectedNet([5], input_dim=4, num_classes=3, dropout=1)
+
+
+def test_replaced_float64_parameters_survive_save_and_load(tmp_path):
+    model = TwoLayerNet(4, 5, 3, seed=0)  # float32 by the constructor
+    model.params = {k: v.astype(np.float64) + 1e-12 for k, v in model.params.items()}
+    assert model.config["dtype"] == "float64"
+    model.save(tmp_path / "m.npz")
+    loaded = load_model(tmp_path / "m.npz")
+    for name, value in model.params.items():
+        assert loaded.params[name].dtype == np.float64
+        np.testing.assert_array_equal(loaded.params[name], value)  # no float32 round trip

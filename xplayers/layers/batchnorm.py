@@ -230,7 +230,7 @@ def batchnorm_forward(
     ValueError
         For a missing or unknown mode, or shapes that do not fit.
     TypeError
-        For a non-floating ``x`` or mixed dtypes.
+        For a non-floating ``x`` or a complex gamma, beta or running statistic.
     """
     func = "batchnorm_forward"
     bn_param = _check_bn_param(func, bn_param)

@@ -83,8 +83,16 @@ class Model:
     # -- description ---------------------------------------------------------------------
     @property
     def config(self) -> dict[str, Any]:
-        """The constructor arguments, JSON-serialisable; ``type(model)(**config)`` rebuilds."""
-        return dict(self._config)
+        """The constructor arguments, JSON-serialisable; ``type(model)(**config)`` rebuilds.
+
+        ``dtype`` is the parameters' dtype when they all share float32 or float64 (the model
+        computes in it, even after ``params`` were replaced), else the constructor's.
+        """
+        config = dict(self._config)
+        names = {str(p.dtype).rsplit(".", 1)[-1] for p in self.params.values()}
+        if len(names) == 1 and names <= {"float32", "float64"}:
+            config["dtype"] = names.pop()
+        return config
 
     @property
     def device(self) -> str:
