@@ -290,6 +290,18 @@ def test_main_api_dropout_of_one_points_to_the_course_layer(backend):
         dropout_forward(x, {"mode": "train", "p": 1})
 
 
+def test_course_model_checkpoints_load_in_xplayers_meaning(tmp_path):
+    from xplayers.models import FullyConnectedNet as XFullyConnectedNet
+    from xplayers.models import load_model
+
+    model = FullyConnectedNet([4], input_dim=3, num_classes=2, dropout_keep_ratio=0.75, seed=0)
+    model.save(tmp_path / "course.npz")
+    loaded = load_model(tmp_path / "course.npz")
+    assert type(loaded) is XFullyConnectedNet
+    assert loaded.config["dropout"] == 0.25  # the drop probability: keep 0.75, not inverted
+    np.testing.assert_array_equal(loaded.params["W1"], model.params["W1"])
+
+
 def test_fully_connected_keep_ratio_is_converted():
     for kwargs in ({"dropout_keep_ratio": 0.75}, {"dropout": 0.75}):
         model = FullyConnectedNet([4, 4], input_dim=3, num_classes=2, seed=0, **kwargs)

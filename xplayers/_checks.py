@@ -94,10 +94,19 @@ def promote(func: str, xp: ModuleType, **arrays: Any) -> tuple[Any, list[Any]]:
     TypeError
         For a complex or other non-real dtype, or when no array is floating.
     """
+    values = list(arrays.values())
+    first = None
+    for a in values:
+        if a is None:
+            continue
+        if first is None:
+            first = a.dtype
+        elif a.dtype != first:
+            break
+    else:  # the common case, one floating dtype: nothing to promote
+        if first is not None and _kind(first, xp) == "f":
+            return first, values
     given = [(name, a) for name, a in arrays.items() if a is not None]
-    first = given[0][1].dtype
-    if all(a.dtype == first for _, a in given) and _kind(first, xp) == "f":
-        return first, list(arrays.values())  # the common case: nothing to promote
     floats = []
     for name, a in given:
         kind = _kind(a.dtype, xp)
@@ -110,7 +119,7 @@ def promote(func: str, xp: ModuleType, **arrays: Any) -> tuple[Any, list[Any]]:
         listing = ", ".join(f"{name} is {a.dtype}" for name, a in given)
         raise TypeError(f"{func}: at least one array must be floating-point, got {listing}")
     dtype = xp.result_type(*floats)
-    return dtype, [as_dtype(xp, a, dtype) for a in arrays.values()]
+    return dtype, [as_dtype(xp, a, dtype) for a in values]
 
 
 def as_dtype(xp: ModuleType, a: Any, dtype: Any) -> Any:
@@ -125,10 +134,10 @@ def input_dtypes(compute_dtype: Any, *arrays: Any) -> tuple[Any, ...] | None:
 
     None (the common case) when every array is None or already in ``compute_dtype``.
     """
-    dtypes = tuple(None if a is None else a.dtype for a in arrays)
-    if all(d is None or d == compute_dtype for d in dtypes):
-        return None
-    return dtypes
+    for a in arrays:
+        if a is not None and a.dtype != compute_dtype:
+            return tuple(None if a is None else a.dtype for a in arrays)
+    return None
 
 
 def grads_as_inputs(xp: ModuleType, grads: Sequence[Any], dtypes: Sequence[Any] | None) -> tuple:

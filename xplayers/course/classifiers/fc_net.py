@@ -50,7 +50,9 @@ class FullyConnectedNet(_FullyConnectedNet):
 
     The course's signature from 2019 on: 1 (the default) turns dropout off. The keep
     probability is converted to :class:`xplayers.models.FullyConnectedNet`'s drop
-    probability ``1 - keep``; every other argument means what it means there.
+    probability ``1 - keep``; every other argument means what it means there. ``config``
+    and saved checkpoints are in xplayers' meaning (``dropout`` = drop probability): they
+    rebuild an :class:`xplayers.models.FullyConnectedNet` (``load_model`` does).
 
     Parameters
     ----------
