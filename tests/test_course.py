@@ -290,6 +290,20 @@ def test_main_api_dropout_of_one_points_to_the_course_layer(backend):
         dropout_forward(x, {"mode": "train", "p": 1})
 
 
+def test_course_seed_fixes_the_masks_only():
+    np.random.seed(231)
+    plain = FullyConnectedNet([5, 4], input_dim=3, num_classes=2, dtype=np.float64)
+    np.random.seed(231)
+    seeded = FullyConnectedNet([5, 4], input_dim=3, num_classes=2, dtype=np.float64,
+                               dropout_keep_ratio=0.5, seed=123)
+    for name, value in plain.params.items():  # weights: NumPy's global state, as the course's
+        np.testing.assert_array_equal(seeded.params[name], value)
+    X, y = np.random.randn(4, 3), np.array([0, 1, 1, 0])
+    assert float(seeded.loss(X, y)[0]) == float(seeded.loss(X, y)[0])  # fixed masks
+    with pytest.raises(ValueError, match="seed must be None or a non-negative integer"):
+        FullyConnectedNet([5], input_dim=3, num_classes=2, seed=-1)
+
+
 def test_course_model_checkpoints_load_in_xplayers_meaning(tmp_path):
     from xplayers.models import FullyConnectedNet as XFullyConnectedNet
     from xplayers.models import load_model

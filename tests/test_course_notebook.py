@@ -126,6 +126,23 @@ for reg in [0, 3.14]:
         print('%s relative error: %.2e' % (name, rel_error(grad_num, grads[name])))
 """,
     """\
+# Dropout: the course's keep ratio and seed (which fixes the masks only)
+np.random.seed(231)
+N, D, H1, H2, C = 2, 15, 20, 30, 10
+X = np.random.randn(N, D)
+y = np.random.randint(C, size=(N,))
+for dropout_keep_ratio in [1, 0.75, 0.5]:
+    print('Running check with dropout = ', dropout_keep_ratio)
+    model = FullyConnectedNet([H1, H2], input_dim=D, num_classes=C, weight_scale=5e-2,
+                              dtype=np.float64, dropout_keep_ratio=dropout_keep_ratio, seed=123)
+    loss, grads = model.loss(X, y)
+    print('Initial loss: ', loss)
+    for name in sorted(grads):
+        f = lambda _: model.loss(X, y)[0]
+        grad_num = eval_numerical_gradient(f, model.params[name], verbose=False, h=1e-5)
+        print('%s relative error: %.2e' % (name, rel_error(grad_num, grads[name])))
+""",
+    """\
 # Batchnorm with integer gamma and beta
 np.random.seed(231)
 N, D1, D2, D3 = 200, 50, 60, 3
@@ -306,7 +323,8 @@ print('Solver epochs: ', solver.epoch, ' iterations: ', len(solver.loss_history)
 """,
 ]
 
-PUBLISHED_INITIAL_LOSSES = [2.3004790897684924, 7.052114776533016]
+# The FullyConnectedNets notebook's (reg 0 and 3.14) and the Dropout notebook's (keep 1).
+PUBLISHED_INITIAL_LOSSES = [2.3004790897684924, 7.052114776533016, 2.3004790897684924]
 # The FullyConnectedNets notebook's published gradient check at reg = 0 (W2's 2.21e-05 is in
 # the course's own output): weights drawn after np.random.seed(231) repeat it digit for digit.
 PUBLISHED_FC_REG0_ERRORS = """\
@@ -332,17 +350,18 @@ def test_course_style_notebook_runs_with_course_expected_errors(tmp_path, monkey
                             resources={"metadata": {"path": str(tmp_path)}}).execute()
     text = "".join(out.get("text", "") for cell in notebook.cells for out in cell.outputs
                    if out.get("output_type") == "stream")
-    assert PUBLISHED_FC_REG0_ERRORS in text
+    assert text.count(PUBLISHED_FC_REG0_ERRORS) == 2  # FullyConnectedNets and Dropout
     checked = text.replace(PUBLISHED_FC_REG0_ERRORS, "")
     errors = [(line, float(match.group(1))) for line in checked.splitlines()
               if (match := re.search(r"(?:error|difference):\s+([-+0-9.eE]+)", line,
                                      re.IGNORECASE))]
-    assert len(errors) >= 35, text  # every check printed
+    assert len(errors) >= 45, text  # every check printed
     # The course: "around e-8 or less" for layers, "less than 1e-6" for the models' parameters.
     too_large = [line for line, value in errors
                  if not value < (1e-6 if "relative error" in line else 1e-7)]
     assert not too_large, too_large
     losses = [float(v) for v in re.findall(r"Initial loss:\s+([0-9.]+)", text)]
-    assert losses == pytest.approx(PUBLISHED_INITIAL_LOSSES, rel=1e-12)
+    assert len(losses) == 5
+    assert losses[:3] == pytest.approx(PUBLISHED_INITIAL_LOSSES, rel=1e-12)
     assert text.count("Fraction of train-time output set to zero") == 3
     assert "Solver epochs:  2  iterations:  8" in text

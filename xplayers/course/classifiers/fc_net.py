@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from ..._random import is_seed
 from ...models import FullyConnectedNet as _FullyConnectedNet
 from ...models import TwoLayerNet as _TwoLayerNet
 from .._dropout import keep_to_drop
@@ -56,8 +57,11 @@ class FullyConnectedNet(_FullyConnectedNet):
 
     Parameters
     ----------
-    hidden_dims, input_dim, num_classes, normalization, reg, weight_scale, dtype, seed
+    hidden_dims, input_dim, num_classes, normalization, reg, weight_scale, dtype
         As for :class:`xplayers.models.FullyConnectedNet`.
+    seed : int or None
+        As in the course: fixes the dropout masks (for gradient checks) and nothing else; the
+        initial weights come from NumPy's global random state either way.
     dropout_keep_ratio : float
         Probability of KEEPING a hidden unit, in (0, 1].
     dropout : float, keyword-only
@@ -88,5 +92,13 @@ class FullyConnectedNet(_FullyConnectedNet):
                 )
             dropout_keep_ratio, name = dropout, "dropout"
         drop = keep_to_drop("FullyConnectedNet", name, dropout_keep_ratio)
+        if seed is not None and not is_seed(seed):
+            raise ValueError(f"FullyConnectedNet: seed must be None or a non-negative integer, "
+                             f"got {seed!r}")
+        # The course's seed fixes the dropout masks only: the weights still come from NumPy's
+        # global state (np.random.seed), as the course's do.
         super().__init__(hidden_dims, input_dim, num_classes, drop, normalization, reg,
-                         weight_scale, dtype, seed)
+                         weight_scale, dtype, init_seed=None)
+        if seed is not None:
+            for i, param in enumerate(self.dropout_params):
+                param["seed"] = int(seed) + i  # as xplayers' FullyConnectedNet(seed=) does
