@@ -20,7 +20,10 @@ def rng() -> np.random.Generator:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tag GPU tests in the JUnit report, so ci/gpu_suite.sh can count them apart."""
+    """Tag GPU tests in the JUnit report, so ci/gpu_suite.sh can count them apart: ``torch``
+    for the PyTorch CUDA backend, ``cupy`` for every other GPU test (all of them need CuPy)."""
     for item in items:
         if item.get_closest_marker("gpu") is not None:
-            item.user_properties.append(("gpu", "1"))
+            callspec = getattr(item, "callspec", None)
+            torch_cuda = callspec is not None and "torch_cuda" in callspec.id.split("-")
+            item.user_properties.append(("gpu", "torch" if torch_cuda else "cupy"))
