@@ -5,12 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from backends import Backend, backend_params
+from kernel_emulation import EmulatedKernels, build, compiler
 
 
 @pytest.fixture(params=backend_params())
 def backend(request: pytest.FixtureRequest) -> Backend:
     """NumPy always; array_api_strict on a non-default device; PyTorch; CuPy on a GPU."""
     return request.param()
+
+
+@pytest.fixture(scope="session")
+def emulated(tmp_path_factory: pytest.TempPathFactory) -> EmulatedKernels:
+    """The CUDA kernel source built for the CPU once per test run (under pytest's tmp dir)."""
+    if compiler() is None:
+        pytest.skip("no C++ compiler (g++ or c++) on PATH: the kernels' CPU emulation needs one")
+    return build(tmp_path_factory.mktemp("cuda_emulation"))
 
 
 @pytest.fixture

@@ -99,3 +99,4 @@ def build(directory: Path, source: Path | None = None) -> EmulatedKernels:
     result = subprocess.run(command, capture_output=True, text=True, check=False)
     assert result.returncode == 0, f"{' '.join(command)} failed:\n{result.stderr[-4000:]}"
     return EmulatedKernels(library)
+

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import kernel_emulation
 import numpy as np
 import pytest
 
@@ -60,14 +59,6 @@ pytestmark = pytest.mark.filterwarnings("ignore:invalid value encountered:Runtim
 
 _BITS = {2: np.uint16, 4: np.uint32, 8: np.uint64}
 _PAYLOAD_NAN = {2: 0x7E01, 4: 0x7FC00123, 8: 0x7FF8000000000123}
-
-
-@pytest.fixture(scope="session")
-def emulated(tmp_path_factory: pytest.TempPathFactory) -> kernel_emulation.EmulatedKernels:
-    """The kernel source built once per test run (under pytest's tmp dir)."""
-    if kernel_emulation.compiler() is None:
-        pytest.skip("no C++ compiler (g++ or c++) on PATH: the kernels' CPU emulation needs one")
-    return kernel_emulation.build(tmp_path_factory.mktemp("cuda_emulation"))
 
 
 def special_values(rng: np.random.Generator, shape: tuple[int, ...], dtype: Any) -> np.ndarray:
@@ -208,3 +199,16 @@ def test_max_pool_keeps_the_first_of_tied_signed_zeros(emulated, dtype) -> None:
     assert np.signbit(out).ravel().tolist() == [True, False]
     assert np.signbit(expected).ravel().tolist() == [True, False]
     assert argmax.ravel().tolist() == [0, 0]
+
+
+def test_index_type_switches_to_64_bits_before_int32_overflows() -> None:
+    from xplayers.kernels import BLOCK, index_type, launch_grid
+
+    assert index_type(10, 1000) is np.int32
+    assert index_type(2**31 - 1) is np.int64  # a grid-stride step past the end would wrap
+    assert index_type(10, 2**40) is np.int64
+    limit = max(s for s in (2**31 - 1 - BLOCK * 2**16, 2**30) if index_type(s) is np.int32)
+    (blocks,) = launch_grid(limit)
+    assert limit + blocks * BLOCK <= 2**31 - 1
+    assert launch_grid(1) == (1,) and launch_grid(0) == (1,) and launch_grid(BLOCK + 1) == (2,)
+    assert launch_grid(2**40) == (2**16,)
