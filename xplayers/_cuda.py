@@ -1,8 +1,10 @@
 """Lazy CuPy import and an honest answer to "can this process use a GPU?".
 
-CuPy can import fine on a machine with no driver and fail only at the first
-allocation, so usability means: CuPy imports, reports a device, and a tiny
-kernel on that device runs and returns.
+CuPy can import fine on a machine with no driver and fail only at the first allocation, so
+usability means: the driver library loads, CuPy imports and reports a device, a tiny kernel
+(compiled by NVRTC) runs and returns, and cuRAND loads. When one fails, the reason names the
+cause: CuPy not installed, no NVIDIA driver, a driver too old for this CuPy, no GPU, or which
+CUDA library is missing.
 """
 
 from __future__ import annotations

@@ -160,8 +160,9 @@ def to_device(obj: Any, device: str | None = None) -> Any:
 def device_context(device: str) -> Iterator[None]:
     """Make ``device`` CuPy's current device inside the block (nothing for the CPU).
 
-    CuPy allocates new arrays on its *current* device, whatever device the inputs live on;
-    work on ``'cuda:1'`` and above must run inside this block (the Solver does so).
+    CuPy allocates new arrays on its *current* device, whatever device the inputs live on.
+    xplayers' layers, losses and optimizers switch to their inputs' GPU by themselves (see
+    :func:`xplayers.get_array_module`); this block is for the caller's own CuPy calls.
     """
     name = resolve_device(device)
     if not name.startswith("cuda"):
