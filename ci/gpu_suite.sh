@@ -18,7 +18,7 @@ SECONDS=0
 
 if compgen -G ".whl/*.whl" >/dev/null; then
     python3 -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
-        --target /tmp/xplayers-site .whl/*.whl || exit 1
+        --target /tmp/xplayers-site .whl/*.whl || { echo "GPU SUITE FAILED: the wheels in .whl/ do not install here"; exit 1; }
     export PYTHONPATH="/tmp/xplayers-site${PYTHONPATH:+:$PYTHONPATH}"
 fi
 export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
