@@ -11,6 +11,7 @@ import numpy as np
 
 from ..backend import get_array_module, is_cupy_array, is_numpy_array
 from ..devices import device_name, resolve_device, to_device
+from ._registry import register
 
 __all__ = ["Model", "dtype_name", "weight_penalty"]
 
@@ -63,6 +64,21 @@ class Model:
     reg: float
     dtype: str
     bn_params: list[dict[str, Any]]
+    training: bool = True
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        register(cls)
+
+    @classmethod
+    def param_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """The shape of every parameter a model built from ``config`` has, allocating nothing.
+
+        Checkpoints compare these with the stored arrays before building a model, so a crafted
+        configuration cannot make the loader allocate huge arrays. Raises ``ValueError`` for
+        a configuration the constructor would refuse.
+        """
+        raise NotImplementedError
 
     def __init__(self, config: dict[str, Any]) -> None:
         self._config = dict(config)
@@ -139,6 +155,31 @@ class Model:
     def _set_mode(self, mode: str) -> None:
         for bn in self.bn_params:
             bn["mode"] = mode
+
+    def layer_mode(self, y: Any) -> str:
+        """``'train'`` when ``loss(X, y)`` should train (labels given, :meth:`train` mode)."""
+        return "train" if y is not None and self.training else "test"
+
+    def eval(self) -> Model:
+        """Evaluation mode: ``loss(X, y)`` gives the loss and gradients with running statistics
+        and without dropout, and changes nothing in the model. Returns ``self``."""
+        self.training = False
+        return self
+
+    def train(self) -> Model:
+        """Training mode (the default, as in the course): ``loss(X, y)`` uses batch statistics,
+        updates the running statistics and drops units. Returns ``self``."""
+        self.training = True
+        return self
+
+    def state_shapes(self) -> dict[str, tuple[int, ...]]:
+        """The shape of every running statistic this model can hold (``running_mean1``, ...)."""
+        shapes = {}
+        for i, _ in enumerate(self.bn_params, start=1):
+            gamma = self.params.get(f"gamma{i}")
+            if gamma is not None:
+                shapes[f"running_mean{i}"] = shapes[f"running_var{i}"] = tuple(gamma.shape)
+        return shapes
 
     # -- use -----------------------------------------------------------------------------
     def loss(self, X: Any, y: Any = None) -> Any:
