@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .backend import get_array_module
-from .devices import to_device
+from .devices import to_device, to_numpy
 
 # Keep at most this fraction of the GPU's free memory for the data sets themselves.
 _GPU_MEMORY_FRACTION = 0.5
@@ -47,8 +47,8 @@ class DeviceData:
             raise ValueError(f"the {label}data needs X of shape (N, ...) and y of shape (N,), "
                              f"got {_shape(X)} and {_shape(y)}")
         if X.shape[0] != y.shape[0]:
-            raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels "
-                             f"({label}data)".replace(" ()", ""))
+            where = f" (the {name} data)" if name else ""
+            raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels{where}")
         xp_in = get_array_module(X=X, y=y)
         if not xp_in.isdtype(X.dtype, ("real floating", "integral")):
             raise ValueError(f"{label}X must hold real numbers, got dtype {X.dtype}")
@@ -56,7 +56,7 @@ class DeviceData:
             raise ValueError(f"{label}y must hold integer class labels, got dtype {y.dtype}")
         self.labels_checked = False
         if num_classes is not None and y.shape[0]:
-            host = to_device(y, "cpu")
+            host = to_numpy(y)
             low, high = int(host.min()), int(host.max())
             if low < 0 or high >= num_classes:
                 raise ValueError(f"{label}labels y must lie in [0, {num_classes}) for the "
@@ -83,9 +83,10 @@ class DeviceData:
 
     def rows(self, start: int, stop: int) -> tuple[Any, Any]:
         """Rows ``start:stop`` on the device."""
+        stop = min(stop, self.num_examples)
         if self.resident:
-            return self.X[start:stop], self.y[start:stop]
-        return to_device(self.X[start:stop], self.device), to_device(self.y[start:stop],
+            return self.X[start:stop, ...], self.y[start:stop]
+        return to_device(self.X[start:stop, ...], self.device), to_device(self.y[start:stop],
                                                                      self.device)
 
     def subset(self, indices: Any) -> DeviceData:

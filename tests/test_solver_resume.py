@@ -1,0 +1,126 @@
+"""Resumable training: k epochs, save, resume, N - k more equals N epochs in one go."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xplayers.data import make_blobs
+from xplayers.models import FullyConnectedNet, load_model
+from xplayers.solver import Solver
+
+
+@pytest.fixture(scope="module")
+def blobs():
+    return make_blobs(num_classes=4, num_per_class=60, dim=5, seed=0)
+
+
+def batchnorm_net():
+    return FullyConnectedNet([16, 8], input_dim=5, num_classes=4, weight_scale=0.1,
+                             normalization="batchnorm", reg=1e-3, init_seed=0)
+
+
+SETTINGS = {"optim_config": {"learning_rate": 1e-2}, "lr_decay": 0.9, "batch_size": 16,
+            "num_train_samples": 50, "num_val_samples": 40, "verbose": False, "device": "cpu"}
+
+
+@pytest.mark.parametrize("rule", ["adam", "sgd_momentum", "rmsprop"])
+@pytest.mark.parametrize("seed", [3, None])
+def test_resumed_run_equals_uninterrupted_run(blobs, tmp_path, rule, seed):
+    np.random.seed(231)  # the unseeded Solver draws its order from the global state
+    whole = Solver(batchnorm_net(), blobs, update_rule=rule, num_epochs=4, seed=seed,
+                   **SETTINGS)
+    whole.train()
+
+    np.random.seed(231)
+    first = Solver(batchnorm_net(), blobs, update_rule=rule, num_epochs=4, seed=seed,
+                   checkpoint_name=str(tmp_path / "run"), **SETTINGS)
+    stop = RuntimeError("interrupted after epoch 2 (simulated)")
+
+    def interrupt(solver):
+        if solver.epoch == 2:
+            raise stop
+
+    first.epoch_callback = interrupt
+    with pytest.raises(RuntimeError, match="simulated"):
+        first.train()
+    np.random.seed(0)  # resuming must not depend on the global state any more
+    resumed = Solver.from_checkpoint(tmp_path / "run_epoch_2.npz", blobs, verbose=False,
+                                     checkpoint_name=None)
+    assert resumed.epoch == 2 and resumed.num_epochs == 4
+    resumed.train()
+
+    assert resumed.loss_history == whole.loss_history
+    assert resumed.val_acc_history == whole.val_acc_history
+    assert resumed.train_acc_history == whole.train_acc_history
+    assert resumed.val_loss_history == whole.val_loss_history
+    assert resumed.best_val_acc == whole.best_val_acc
+    for name, value in whole.model.params.items():
+        np.testing.assert_array_equal(resumed.model.params[name], value, err_msg=name)
+    assert set(resumed.model.state()) == set(whole.model.state()) != set()
+    for name, value in whole.model.state().items():
+        np.testing.assert_array_equal(resumed.model.state()[name], value, err_msg=name)
+    for name, config in whole.optim_configs.items():
+        for key, value in config.items():
+            np.testing.assert_array_equal(resumed.optim_configs[name][key], value)
+
+
+def test_checkpoint_keeps_course_names_and_loads_as_a_model(blobs, tmp_path):
+    solver = Solver(batchnorm_net(), blobs, update_rule="adam", num_epochs=1, seed=0,
+                    checkpoint_name=str(tmp_path / "run"), **SETTINGS)
+    solver.train()
+    model = load_model(tmp_path / "run_epoch_1.npz", "cpu")
+    extra = model.checkpoint_extra
+    assert extra["epoch"] == 1 and extra["update_rule"] == "adam"
+    assert extra["solver"]["optim_scalars"]["W1"]["t"] == len(solver.loss_history)
+
+
+def test_resume_from_a_plain_model_file_is_a_clear_error(blobs, tmp_path):
+    path = tmp_path / "model.npz"
+    batchnorm_net().save(path)
+    with pytest.raises(ValueError, match="no training state"):
+        Solver.from_checkpoint(path, blobs)
+
+
+def test_resume_needs_enough_epochs(blobs, tmp_path):
+    solver = Solver(batchnorm_net(), blobs, num_epochs=2, seed=0,
+                    checkpoint_name=str(tmp_path / "run"), **SETTINGS)
+    solver.train()
+    with pytest.raises(ValueError, match=r"num_epochs \(1\) is below the checkpoint's epoch 2"):
+        Solver.from_checkpoint(tmp_path / "run_epoch_2.npz", blobs, num_epochs=1)
+    longer = Solver.from_checkpoint(tmp_path / "run_epoch_2.npz", blobs, num_epochs=3)
+    longer.train()
+    assert len(longer.val_acc_history) == 4
+
+
+def test_custom_update_rule_is_saved_and_must_be_passed_again(blobs, tmp_path):
+    def plain_sgd(w, dw, config):
+        return w - 1e-2 * dw, config
+
+    solver = Solver(batchnorm_net(), blobs, update_rule=plain_sgd, num_epochs=1, seed=0,
+                    checkpoint_name=str(tmp_path / "run"), **SETTINGS)
+    solver.train()
+    path = tmp_path / "run_epoch_1.npz"
+    with pytest.raises(ValueError, match="custom update rule.*update_rule="):
+        Solver.from_checkpoint(path, blobs)
+    resumed = Solver.from_checkpoint(path, blobs, update_rule=plain_sgd, num_epochs=2)
+    resumed.train()
+    assert resumed.epoch == 2
+
+
+def test_unseeded_order_follows_numpys_global_seed(blobs):
+    runs = []
+    for global_seed in (231, 231, 7):
+        np.random.seed(global_seed)
+        solver = Solver(batchnorm_net(), blobs, num_epochs=1, **SETTINGS)
+        solver.train()
+        runs.append(solver.loss_history)
+    assert runs[0] == runs[1] != runs[2]
+
+
+def test_seeded_solver_leaves_global_state_alone(blobs):
+    np.random.seed(5)
+    expected = np.random.random()
+    np.random.seed(5)
+    Solver(batchnorm_net(), blobs, num_epochs=1, seed=1, **SETTINGS).train()
+    assert np.random.random() == expected
