@@ -1,5 +1,8 @@
 """Resumable training: k epochs, save, resume, N - k more equals N epochs in one go."""
 
+# The course seeds NumPy's global state; these tests check the Solver honours it.
+# ruff: noqa: NPY002
+
 from __future__ import annotations
 
 import numpy as np
@@ -101,7 +104,7 @@ def test_custom_update_rule_is_saved_and_must_be_passed_again(blobs, tmp_path):
                     checkpoint_name=str(tmp_path / "run"), **SETTINGS)
     solver.train()
     path = tmp_path / "run_epoch_1.npz"
-    with pytest.raises(ValueError, match="custom update rule.*update_rule="):
+    with pytest.raises(ValueError, match=r"custom update rule.*update_rule="):
         Solver.from_checkpoint(path, blobs)
     resumed = Solver.from_checkpoint(path, blobs, update_rule=plain_sgd, num_epochs=2)
     resumed.train()

@@ -108,7 +108,8 @@ class BatchSampler:
         self.data = data
         self.batch_size = min(batch_size, data.num_examples)
         if seed is None:
-            seed = int(np.random.randint(0, 2**63 - 1, dtype=np.int64))
+            # The course's global random state, read once.
+            seed = int(np.random.randint(0, 2**63 - 1, dtype=np.int64))  # noqa: NPY002
         self.host_rng = np.random.default_rng(seed)
 
     @property

@@ -125,6 +125,8 @@ class Solver:
         if epoch_callback is not None and not callable(epoch_callback):
             raise ValueError(f"epoch_callback must be callable or None, got {epoch_callback!r}")
         self.epoch_callback = epoch_callback
+        #: JSON-serialisable information saved in every checkpoint (``extra['user']``).
+        self.checkpoint_extra: dict[str, Any] = {}
         self.num_classes = _num_classes(model)
 
         self.device = resolve_device(device)
@@ -235,7 +237,8 @@ class Solver:
     def _validation_loss(self, batch_size: int = 100) -> float | None:
         """Mean loss over the validation data in evaluation mode (no side effects)."""
         model = self.model
-        if not (hasattr(model, "eval") and hasattr(model, "train")) or not self.val_data.num_examples:
+        has_modes = hasattr(model, "eval") and hasattr(model, "train")
+        if not has_modes or not self.val_data.num_examples:
             return None
         was_training = getattr(model, "training", True)
         model.eval()
@@ -355,6 +358,7 @@ class Solver:
             "batch_size": self.batch_size, "num_epochs": self.num_epochs, "epoch": self.epoch,
             "loss_history": self.loss_history, "train_acc_history": self.train_acc_history,
             "val_acc_history": self.val_acc_history, "solver": info,
+            "user": self.checkpoint_extra,
         }
         save_model(self.model, path, extra=extra, arrays=arrays)
 
@@ -395,6 +399,8 @@ class Solver:
             raise ValueError(f"num_epochs ({solver.num_epochs}) is below the checkpoint's "
                              f"epoch {state.epoch}")
         solver._resume(state)
+        user = meta["extra"].get("user")
+        solver.checkpoint_extra = dict(user) if isinstance(user, dict) else {}
         return solver
 
     def _resume(self, state: _training_state.TrainingState) -> None:
