@@ -96,7 +96,7 @@ def test_resumed_command_line_run_equals_the_uninterrupted_one(tmp_path, capsys)
     assert run(capsys, *common, "--epochs", "3", "--report", str(whole))[0] == 0
     assert run(capsys, *common, "--epochs", "1", "--checkpoint", str(tmp_path / "run"))[0] == 0
     assert sorted(os.listdir(tmp_path)) == ["run_epoch_1.npz", "whole.json"]
-    status, out, err = main(["train", "--resume", str(tmp_path / "run_epoch_1.npz"),
+    status, _, err = main(["train", "--resume", str(tmp_path / "run_epoch_1.npz"),
                              "--epochs", "3", "--device", "cpu", "--quiet",
                              "--report", str(part)]), *capsys.readouterr()
     assert status == 0, err
