@@ -295,3 +295,31 @@ def test_hand_written_archive_round_trips(tmp_path):
         group, key = name.split("/")
         got = loaded.params[key] if group == "param" else loaded.state()[key]
         np.testing.assert_array_equal(got, value)
+
+
+def test_param_shapes_agree_with_the_built_models():
+    from xplayers.models import MODELS, ThreeLayerConvNet
+
+    models = [TwoLayerNet(7, 5, 3), FullyConnectedNet([6, 4], input_dim=5, num_classes=3),
+              FullyConnectedNet([6], input_dim=5, normalization="layernorm"),
+              ThreeLayerConvNet((2, 7, 5), num_filters=3, filter_size=3, hidden_dim=4)]
+    assert {type(m) for m in models} == set(MODELS.values())
+    for model in models:
+        shapes = type(model).param_shapes(model.config)
+        assert shapes == {k: tuple(v.shape) for k, v in model.params.items()}
+
+
+def test_a_user_model_without_param_shapes_still_loads(tmp_path):
+    from xplayers.models import Model
+
+    class Linear(Model):
+        def __init__(self, size=3, dtype="float32"):
+            super().__init__({"size": size, "dtype": dtype})
+            self.params = {"W": np.ones((size, 2), dtype=self.dtype)}
+
+    Linear(4).save(tmp_path / "linear.npz")
+    assert load_model(tmp_path / "linear.npz", "cpu").params["W"].shape == (4, 2)
+    bad = archive(tmp_path / "bad.npz", {"param/W": np.ones((3, 2), np.float32)},
+                  meta={**META, "class": "Linear", "config": {"size": 4}})
+    with pytest.raises(ValueError, match=r"'W' has shape \(3, 2\)"):
+        load_model(bad, "cpu")

@@ -221,7 +221,9 @@ def check_arrays(where: str, what: str, found: dict[str, np.ndarray],
                              "floating dtype")
 
 
-def _check_config(where: str, cls: type, config: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+def _check_config(where: str, cls: type, config: dict[str, Any]
+                  ) -> dict[str, tuple[int, ...]] | None:
+    """The parameter shapes ``config`` implies (None for a model class that cannot say)."""
     accepted = set(inspect.signature(cls).parameters)
     unknown = sorted(set(config) - accepted)
     if unknown:
@@ -229,6 +231,8 @@ def _check_config(where: str, cls: type, config: dict[str, Any]) -> dict[str, tu
                          f"{cls.__name__} does not take")
     try:
         return cls.param_shapes(config)
+    except NotImplementedError:
+        return None
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: invalid configuration for {cls.__name__}: {exc}") from None
 
@@ -247,11 +251,15 @@ def build_model(path: str | os.PathLike[str], meta: dict[str, Any],
         raise ValueError(f"{where} holds a {name!r}, which is not one of the known models "
                          f"{sorted(MODEL_CLASSES)}")
     params, state = _group(entries, "param"), _group(entries, "state")
-    check_arrays(where, "parameters", params, _check_config(where, cls, meta["config"]))
+    shapes = _check_config(where, cls, meta["config"])
+    if shapes is not None:  # checked before anything is allocated
+        check_arrays(where, "parameters", params, shapes)
     try:
         model = cls(**meta["config"])
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{where}: invalid configuration for {name}: {exc}") from None
+    check_arrays(where, "parameters", params,
+                 {k: tuple(v.shape) for k, v in model.params.items()})
     if state:
         check_arrays(where, "running statistics", state, model.state_shapes())
     model.params = {k: params[k].astype(model.dtype, copy=False) for k in model.params}
