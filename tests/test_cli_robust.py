@@ -92,7 +92,8 @@ def test_failed_save_is_one_line_without_temporary_names(tmp_path, capsys, monke
 @pytest.mark.slow
 def test_resumed_command_line_run_equals_the_uninterrupted_one(tmp_path, capsys):
     whole, part = tmp_path / "whole.json", tmp_path / "part.json"
-    common = ["--quiet", "--optimizer", "adam", "--normalization", "batchnorm", "--seed", "4"]
+    common = ["--quiet", "--optimizer", "adam", "--normalization", "batchnorm", "--seed", "4",
+              "--dropout", "0.2"]
     assert run(capsys, *common, "--epochs", "3", "--report", str(whole))[0] == 0
     assert run(capsys, *common, "--epochs", "1", "--checkpoint", str(tmp_path / "run"))[0] == 0
     assert sorted(os.listdir(tmp_path)) == ["run_epoch_1.npz", "whole.json"]

@@ -18,25 +18,27 @@ def blobs():
     return make_blobs(num_classes=4, num_per_class=60, dim=5, seed=0)
 
 
-def batchnorm_net():
+def batchnorm_net(dropout=0.0):
     return FullyConnectedNet([16, 8], input_dim=5, num_classes=4, weight_scale=0.1,
-                             normalization="batchnorm", reg=1e-3, init_seed=0)
+                             normalization="batchnorm", reg=1e-3, init_seed=0,
+                             dropout=dropout, dropout_seed=7 if dropout else None)
 
 
 SETTINGS = {"optim_config": {"learning_rate": 1e-2}, "lr_decay": 0.9, "batch_size": 16,
             "num_train_samples": 50, "num_val_samples": 40, "verbose": False, "device": "cpu"}
 
 
+@pytest.mark.parametrize("dropout", [0.0, 0.3])
 @pytest.mark.parametrize("rule", ["adam", "sgd_momentum", "rmsprop"])
 @pytest.mark.parametrize("seed", [3, None])
-def test_resumed_run_equals_uninterrupted_run(blobs, tmp_path, rule, seed):
+def test_resumed_run_equals_uninterrupted_run(blobs, tmp_path, rule, seed, dropout):
     np.random.seed(231)  # the unseeded Solver draws its order from the global state
-    whole = Solver(batchnorm_net(), blobs, update_rule=rule, num_epochs=4, seed=seed,
+    whole = Solver(batchnorm_net(dropout), blobs, update_rule=rule, num_epochs=4, seed=seed,
                    **SETTINGS)
     whole.train()
 
     np.random.seed(231)
-    first = Solver(batchnorm_net(), blobs, update_rule=rule, num_epochs=4, seed=seed,
+    first = Solver(batchnorm_net(dropout), blobs, update_rule=rule, num_epochs=4, seed=seed,
                    checkpoint_name=str(tmp_path / "run"), **SETTINGS)
     stop = RuntimeError("interrupted after epoch 2 (simulated)")
 

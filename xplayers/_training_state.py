@@ -50,7 +50,9 @@ def pack(solver: Any) -> tuple[dict[str, Any], dict[str, Any]]:
                 arrays[f"optim/{name}/{key}"] = value
     arrays.update({f"best/{k}": v for k, v in solver.best_params.items()})
     arrays.update({f"best_state/{k}": v for k, v in solver.best_state.items()})
+    random_state = getattr(solver.model, "random_state", None)
     info = {
+        "model_random_state": random_state() if callable(random_state) else [],
         "settings": {key: getattr(solver, key) for key in SETTINGS},
         "epoch": solver.epoch,
         "best_val_acc": solver.best_val_acc,
@@ -77,6 +79,8 @@ def _number_list(where: str, name: str, value: Any) -> list[float]:
 def unpack(where: str, meta: dict[str, Any], entries: dict[str, np.ndarray],
            model: Any) -> TrainingState:
     """The checked :class:`TrainingState` in a checkpoint's ``meta`` and ``entries``.
+
+    Also sets ``model``'s dropout streams to their saved state.
 
     Raises ``ValueError`` naming ``where`` when the state is missing or does not fit
     ``model`` (the model rebuilt from the same file).
@@ -105,6 +109,12 @@ def unpack(where: str, meta: dict[str, Any], entries: dict[str, np.ndarray],
         np.random.default_rng().bit_generator.state = rng_state
     except (TypeError, ValueError, KeyError) as exc:
         raise _fail(where, f"has a bad generator state ({exc})") from None
+
+    model_random_state = info.get("model_random_state", [])
+    try:
+        model.set_random_state(model_random_state)
+    except (TypeError, ValueError, KeyError) as exc:
+        raise _fail(where, f"has a bad dropout generator state ({exc})") from None
 
     params = model.params
     shapes = {k: tuple(v.shape) for k, v in params.items()}

@@ -128,6 +128,36 @@ class Model:
                 else:
                     bn.pop(key, None)
 
+    def random_state(self) -> list[dict[str, Any] | None]:
+        """The host state of each dropout layer's :class:`~xplayers.RandomStream` (None for
+        layers without one, or before their first draw); JSON-serialisable."""
+        from .._random import RandomStream
+
+        states = []
+        for param in getattr(self, "dropout_params", []):
+            stream = param.get("seed")
+            states.append(stream.host_state() if isinstance(stream, RandomStream) else None)
+        return states
+
+    def set_random_state(self, states: list[dict[str, Any] | None]) -> None:
+        """Restore what :meth:`random_state` returned.
+
+        Raises
+        ------
+        ValueError
+            If ``states`` does not have one entry per dropout layer.
+        """
+        from .._random import RandomStream
+
+        params = getattr(self, "dropout_params", [])
+        if not isinstance(states, list) or len(states) != len(params):
+            raise ValueError(f"random state must list {len(params)} dropout layers, got "
+                             f"{states!r}")
+        for param, state in zip(params, states, strict=True):
+            stream = param.get("seed")
+            if isinstance(stream, RandomStream):
+                stream.set_host_state(state)
+
     def to(self, device: str | None = None) -> Model:
         """Move parameters and running statistics to ``device`` (in place); returns ``self``."""
         target = resolve_device(device)
