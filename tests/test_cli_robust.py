@@ -105,3 +105,11 @@ def test_resumed_command_line_run_equals_the_uninterrupted_one(tmp_path, capsys)
     for key in ("loss_history", "val_acc_history", "train_acc_history", "val_loss_history",
                 "train_accuracy", "val_accuracy", "test_accuracy", "final_loss"):
         assert resumed[key] == expected[key], key
+
+
+def test_evaluate_a_checkpoint_reports_the_validation_loss(tmp_path, capsys):
+    prefix = str(tmp_path / "run")
+    assert run(capsys, "--quiet", "--epochs", "1", "--checkpoint", prefix)[0] == 0
+    assert main(["evaluate", f"{prefix}_epoch_1.npz", "--device", "cpu"]) == 0
+    out = capsys.readouterr().out
+    assert "on synthetic" in out and "val loss" in out

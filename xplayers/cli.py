@@ -152,7 +152,12 @@ def _check_train_options(args: argparse.Namespace) -> None:
     for option in ("save", "report", "plot"):
         _check_output(f"--{option}", getattr(args, option))
     if args.checkpoint is not None:
-        _check_output("--checkpoint", f"{args.checkpoint}_epoch_1.npz")
+        try:
+            _check_output("--checkpoint", f"{args.checkpoint}_epoch_1.npz")
+        except CommandError:
+            raise CommandError(f"--checkpoint {args.checkpoint}: cannot write "
+                               f"{args.checkpoint}_epoch_N.npz files there (missing or "
+                               "read-only folder)") from None
     _check_input("--resume", args.resume)
 
 
@@ -208,13 +213,29 @@ def _train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _data_description(extra: dict[str, Any]) -> dict[str, Any]:
+    """``dataset``, ``data_dir`` and ``data_options`` of a model file written by ``--save``
+    or of a checkpoint written by ``--checkpoint`` (whose run settings hold them)."""
+    user = extra.get("user")
+    settings = user.get("train_settings") if isinstance(user, dict) else None
+    if "dataset" in extra or not isinstance(settings, dict):
+        return extra
+    try:
+        config = TrainConfig(**settings)
+        options = dataset_options(config)
+    except (TypeError, ValueError):
+        return extra
+    return {"dataset": config.dataset, "data_dir": config.data_dir,
+            "data_options": {k: v for k, v in options.items() if k != "root"}}
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from .data import load_dataset
     from .models import ThreeLayerConvNet, load_model
     from .solver import Solver
 
     model = load_model(args.path, device=args.device)
-    extra = getattr(model, "checkpoint_extra", {})
+    extra = _data_description(getattr(model, "checkpoint_extra", {}))
     dataset = args.dataset or extra.get("dataset")
     if dataset is None:
         raise ValueError(f"{args.path} does not say which data set it was trained on; "
