@@ -49,10 +49,9 @@ class DeviceData:
         if X.shape[0] != y.shape[0]:
             where = f" (the {name} data)" if name else ""
             raise ValueError(f"X has {X.shape[0]} rows but y has {y.shape[0]} labels{where}")
-        xp_in = get_array_module(X=X, y=y)
-        if not xp_in.isdtype(X.dtype, ("real floating", "integral")):
+        if not get_array_module(X).isdtype(X.dtype, ("real floating", "integral")):
             raise ValueError(f"{label}X must hold real numbers, got dtype {X.dtype}")
-        if not xp_in.isdtype(y.dtype, "integral"):
+        if not get_array_module(y).isdtype(y.dtype, "integral"):
             raise ValueError(f"{label}y must hold integer class labels, got dtype {y.dtype}")
         self.labels_checked = False
         if num_classes is not None and y.shape[0]:
