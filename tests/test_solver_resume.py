@@ -129,3 +129,23 @@ def test_seeded_solver_leaves_global_state_alone(blobs):
     np.random.seed(5)
     Solver(batchnorm_net(), blobs, num_epochs=1, seed=1, **SETTINGS).train()
     assert np.random.random() == expected
+
+
+def test_failed_checkpoint_save_leaves_the_old_file(blobs, tmp_path, monkeypatch):
+    solver = Solver(batchnorm_net(), blobs, update_rule="adam", num_epochs=2, seed=0,
+                    **SETTINGS)
+    path = tmp_path / "run.npz"
+    solver.save_checkpoint(path)
+    before = path.read_bytes()
+    solver.train()
+
+    def broken_savez(handle, **arrays):
+        handle.write(b"PK\x03\x04 half an archive")
+        raise OSError("disk full (simulated)")
+
+    monkeypatch.setattr(np, "savez", broken_savez)
+    with pytest.raises(OSError, match="simulated"):
+        solver.save_checkpoint(path)
+    assert path.read_bytes() == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.npz"]
+    assert Solver.from_checkpoint(path, blobs).epoch == 0

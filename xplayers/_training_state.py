@@ -96,7 +96,7 @@ def unpack(where: str, meta: dict[str, Any], entries: dict[str, np.ndarray],
     if isinstance(epoch, bool) or not isinstance(epoch, int) or epoch < 0:
         raise _fail(where, f"has epoch {epoch!r}, expected an integer >= 0")
     histories = {key: _number_list(where, key, info.get(key)) for key in HISTORIES}
-    if len(histories["val_acc_history"]) != epoch + 1:
+    if len(histories["val_acc_history"]) not in ({epoch + 1} if epoch else {0, 1}):
         raise _fail(where, f"has {len(histories['val_acc_history'])} validation accuracies "
                            f"for epoch {epoch} (expected {epoch + 1})")
     best = info.get("best_val_acc")
