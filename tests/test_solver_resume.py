@@ -149,3 +149,59 @@ def test_failed_checkpoint_save_leaves_the_old_file(blobs, tmp_path, monkeypatch
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.npz"]
     assert Solver.from_checkpoint(path, blobs).epoch == 0
+
+
+def rewritten(path, out, change_info=None, change_entries=None):
+    """A copy of checkpoint ``path`` with its solver info or arrays changed."""
+    import json
+
+    from xplayers.models.checkpoint import read_archive
+
+    meta, entries = read_archive(path)
+    if change_info:
+        change_info(meta["extra"]["solver"])
+    if change_entries:
+        change_entries(entries)
+    np.savez(out, __meta__=np.array(json.dumps(meta)), **entries)
+    return out
+
+
+def set_key(key, value):
+    return lambda info: info.__setitem__(key, value)
+
+
+STATE_CASES = {
+    "negative epoch": (set_key("epoch", -1), None, "epoch -1"),
+    "epoch as text": (set_key("epoch", "2"), None, "epoch '2'"),
+    "history too short": (set_key("val_acc_history", [0.5]), None, "1 validation accurac"),
+    "history of text": (set_key("loss_history", ["x"]), None, "loss_history that is not"),
+    "settings missing": (set_key("settings", {}), None, "needs the settings"),
+    "best acc nan": (set_key("best_val_acc", float("nan")), None, "best_val_acc nan"),
+    "rng not pcg64": (set_key("rng_state", {"bit_generator": "MT19937"}), None, "PCG64"),
+    "rng garbage": (set_key("rng_state", {"bit_generator": "PCG64", "state": 3}), None,
+                    "bad generator state"),
+    "optim scalars missing": (set_key("optim_scalars", {}), None, "optimizer settings"),
+    "dropout state wrong length": (set_key("model_random_state", [None] * 5), None,
+                                   "dropout generator state"),
+    "optim entry for no param": (None, lambda e: e.__setitem__("optim/W9/m", e["param/W1"]),
+                                 "'optim/W9/m' for no parameter"),
+    "optim entry misshapen": (None, lambda e: e.__setitem__("optim/W1/m", e["param/b1"]),
+                              "optimizer state do not match"),
+    "best param missing": (None, lambda e: e.pop("best/W1"), r"best parameters .*missing"),
+    "best stat misshapen": (None, lambda e: e.__setitem__("best_state/running_mean1",
+                                                          np.ones(3, np.float32)),
+                            "best running statistics"),
+}
+
+
+@pytest.mark.parametrize("case", STATE_CASES)
+def test_damaged_training_state_is_a_clear_error(blobs, tmp_path, case):
+    change_info, change_entries, message = STATE_CASES[case]
+    solver = Solver(batchnorm_net(0.2), blobs, update_rule="adam", num_epochs=1, seed=0,
+                    checkpoint_name=str(tmp_path / "run"), **SETTINGS)
+    solver.train()
+    bad = rewritten(tmp_path / "run_epoch_1.npz", tmp_path / "bad.npz", change_info,
+                    change_entries)
+    with pytest.raises(ValueError, match=message) as info:
+        Solver.from_checkpoint(bad, blobs, num_epochs=2)
+    assert str(bad) in str(info.value)
