@@ -220,3 +220,34 @@ def test_losses_still_check_labels_outside_the_solver():
     scores = np.zeros((2, 3), np.float32)
     with pytest.raises(ValueError, match=r"labels in y must lie in \[0, 3\)"):
         softmax_loss(scores, np.array([0, 3]))
+
+
+def test_failed_step_inside_train_keeps_the_params_of_the_step_before(blobs):
+    calls = []
+
+    def fails_on_call_20(w, dw, config):
+        calls.append(1)
+        if len(calls) == 20:
+            raise RuntimeError("update failed (simulated)")
+        return w - 0.1 * dw, config
+
+    model = net(normalization="batchnorm")
+    solver = make(blobs, model=model, update_rule=fails_on_call_20, batch_size=8,
+                  print_every=1000)
+    snapshots = []
+    original_step = solver._step
+
+    def step(indices):
+        snapshots.append(({k: v.copy() for k, v in model.params.items()},
+                          {k: v.copy() for k, v in model.state().items()}))
+        original_step(indices)
+
+    solver._step = step
+    with pytest.raises(RuntimeError, match="simulated"):
+        solver.train()
+    params, state = snapshots[-1]  # as they were when the failing step began
+    for name, value in params.items():
+        np.testing.assert_array_equal(model.params[name], value)
+    for name, value in state.items():
+        np.testing.assert_array_equal(model.state()[name], value)
+    assert len(solver.loss_history) == len(snapshots) - 1  # the steps that completed

@@ -306,17 +306,27 @@ class Solver:
                         config["learning_rate"] *= self.lr_decay
                 self._record_accuracy(bar)
                 self._save_checkpoint()
-                if self.epoch_callback is not None:
-                    self.epoch_callback(self)
+                self._call_epoch_callback()
         except BaseException:
-            self._pending_losses = []
-            self._restore_best()
+            # The steps that ran keep their losses; a failed step has rolled itself back.
+            pending, self._pending_losses = self._pending_losses, []
+            self.loss_history.extend(_floats(pending))
             raise
         finally:
             if bar is not None:
                 bar.close()
         self.train_seconds = time.perf_counter() - start
         self._restore_best()
+
+    def _call_epoch_callback(self) -> None:
+        """Call ``epoch_callback``; if it raises, the model gets its best parameters back."""
+        if self.epoch_callback is None:
+            return
+        try:
+            self.epoch_callback(self)
+        except BaseException:
+            self._restore_best()
+            raise
 
     def _report_loss(self, bar: Any, t: int, num_iterations: int) -> None:
         if bar is not None:
