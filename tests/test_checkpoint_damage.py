@@ -323,3 +323,14 @@ def test_a_user_model_without_param_shapes_still_loads(tmp_path):
                   meta={**META, "class": "Linear", "config": {"size": 4}})
     with pytest.raises(ValueError, match=r"'W' has shape \(3, 2\)"):
         load_model(bad, "cpu")
+
+
+def test_a_subclass_reusing_a_name_does_not_change_what_loads(tmp_path):
+    from xplayers.models import Model
+
+    class TwoLayerNet(Model):  # the same name as the built-in model
+        pass
+
+    path = tmp_path / "m.npz"
+    load_target = load_model(archive(path, two_layer_entries()), "cpu")
+    assert type(load_target).__module__ == "xplayers.models.two_layer"

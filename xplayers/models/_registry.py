@@ -11,5 +11,9 @@ MODEL_CLASSES: dict[str, Any] = {}
 
 
 def register(cls: Any) -> None:
-    """Make ``cls`` loadable from checkpoints under its class name."""
-    MODEL_CLASSES[cls.__name__] = cls
+    """Make ``cls`` loadable from checkpoints under its class name.
+
+    The first class of a name keeps it: a later subclass that reuses a name (a wrapper with
+    the course's names, say) cannot change what existing checkpoints load as.
+    """
+    MODEL_CLASSES.setdefault(cls.__name__, cls)
