@@ -13,7 +13,7 @@ import pytest
 
 from xplayers import _sampling, to_numpy
 from xplayers.data import make_blobs
-from xplayers.models import FullyConnectedNet
+from xplayers.models import FullyConnectedNet, ThreeLayerConvNet, TwoLayerNet
 from xplayers.solver import Solver, TrainingDiverged
 
 strict = pytest.importorskip("array_api_strict")
@@ -52,11 +52,13 @@ def strict_solver(monkeypatch):
 
     monkeypatch.setattr(_sampling, "to_device", to_strict)
 
-    def make(**kwargs):
-        data = make_blobs(num_classes=4, num_per_class=40, dim=5, seed=0)
-        model = FullyConnectedNet([16, 8], input_dim=5, num_classes=4, weight_scale=0.1,
-                                  normalization="batchnorm", dropout=0.1, dropout_seed=2,
-                                  reg=1e-3, init_seed=0)
+    def make(model=None, data=None, **kwargs):
+        if data is None:
+            data = make_blobs(num_classes=4, num_per_class=40, dim=5, seed=0)
+        if model is None:
+            model = FullyConnectedNet([16, 8], input_dim=5, num_classes=4, weight_scale=0.1,
+                                      normalization="batchnorm", dropout=0.1, dropout_seed=2,
+                                      reg=1e-3, init_seed=0)
         model.params = {k: to_strict(v) for k, v in model.params.items()}
         model.to = lambda target: model  # stays on the strict device
         settings = {"update_rule": "adam", "batch_size": 16, "num_epochs": 2,
@@ -66,8 +68,31 @@ def strict_solver(monkeypatch):
     return make
 
 
-def test_steps_read_nothing_from_the_device(strict_solver, host_reads):
-    solver = strict_solver()
+def images(num_classes=3, n=24, seed=0):
+    rng = np.random.default_rng(seed)
+    split = {}
+    for name in ("train", "val"):
+        split[f"X_{name}"] = rng.standard_normal((n, 1, 6, 6)).astype(np.float32)
+        split[f"y_{name}"] = rng.integers(0, num_classes, size=n)
+    return split
+
+
+MODELS = {
+    "fc batchnorm dropout": lambda: (None, None),
+    "fc layernorm": lambda: (FullyConnectedNet([8], input_dim=5, num_classes=4,
+                                               normalization="layernorm", init_seed=0), None),
+    "two layer": lambda: (TwoLayerNet(5, 8, 4, weight_scale=0.1, reg=0.1, seed=0), None),
+    "conv": lambda: (ThreeLayerConvNet((1, 6, 6), num_filters=2, filter_size=3, hidden_dim=4,
+                                       num_classes=3, seed=0), images()),
+}
+
+
+@pytest.mark.parametrize("rule", ["sgd", "sgd_momentum", "sgd_nesterov_momentum", "rmsprop",
+                                  "adam"])
+@pytest.mark.parametrize("kind", MODELS)
+def test_steps_read_nothing_from_the_device(strict_solver, host_reads, kind, rule):
+    model, data = MODELS[kind]()
+    solver = strict_solver(model=model, data=data, update_rule=rule, batch_size=8)
     batches = solver.sampler.epoch()
     solver._step(batches[0])  # warm-up: first-use set-up may read
     solver._flush_losses()
