@@ -57,7 +57,9 @@ class Model:
     Subclasses fill ``params`` (host NumPy arrays drawn from a seeded generator), keep their
     constructor arguments in ``self._config`` and implement :meth:`loss`. Running statistics
     (batch normalisation) live in ``self.bn_params``, a list of dicts, so that they travel with
-    the parameters when the model moves.
+    the parameters when the model moves. As in the course, ``loss(X, y)`` trains (batch
+    statistics, dropout); after :meth:`eval` it evaluates without side effects until
+    :meth:`train`. Subclasses register themselves so that checkpoints can name them.
     """
 
     params: dict[str, Any]
