@@ -205,3 +205,39 @@ def test_damaged_training_state_is_a_clear_error(blobs, tmp_path, case):
     with pytest.raises(ValueError, match=message) as info:
         Solver.from_checkpoint(bad, blobs, num_epochs=2)
     assert str(bad) in str(info.value)
+
+
+def test_numpy_checkpoint_resumes_on_another_backend(blobs, tmp_path, monkeypatch):
+    """Saved from NumPy, resumed with model and data on array_api_strict's second device:
+    the same numbers bit for bit (array_api_strict computes with NumPy underneath)."""
+    strict = pytest.importorskip("array_api_strict")
+    from xplayers import _sampling, to_numpy
+    from xplayers.models import Model
+
+    whole = Solver(batchnorm_net(0.2), blobs, update_rule="adam", num_epochs=3, seed=1,
+                   **SETTINGS)
+    whole.train()
+    first = Solver(batchnorm_net(0.2), blobs, update_rule="adam", num_epochs=1, seed=1,
+                   checkpoint_name=str(tmp_path / "run"), **SETTINGS)
+    first.train()
+
+    device = strict.Device("device1")
+
+    def to_strict(x, target=None):
+        return strict.asarray(x, device=device) if isinstance(x, np.ndarray) else x
+
+    def onto_strict(model, target=None):
+        model.params = {k: to_strict(v) for k, v in model.params.items()}
+        model.load_state({k: to_strict(v) for k, v in model.state().items()})
+        return model
+
+    monkeypatch.setattr(_sampling, "to_device", to_strict)
+    monkeypatch.setattr(Model, "to", onto_strict)
+    resumed = Solver.from_checkpoint(tmp_path / "run_epoch_1.npz", blobs, num_epochs=3)
+    assert all(isinstance(v, strict._array_object.Array) for v in resumed.best_params.values())
+    resumed.train()
+    np.testing.assert_array_equal(resumed.loss_history, whole.loss_history)
+    assert resumed.val_acc_history == whole.val_acc_history
+    for name, value in whole.model.params.items():
+        np.testing.assert_array_equal(to_numpy(resumed.model.params[name]), value,
+                                      err_msg=name)

@@ -17,8 +17,8 @@ from . import _training_state
 from ._random import is_seed
 from ._sampling import BatchSampler, DeviceData
 from ._trusted_labels import labels_checked
-from .backend import get_array_module
-from .devices import device_context, resolve_device, to_device, to_numpy
+from .backend import get_array_module, is_cupy_array
+from .devices import device_context, device_name, resolve_device, to_device, to_numpy
 from .optim import get_optimizer
 
 __all__ = ["Solver", "TrainingDiverged"]
@@ -420,11 +420,12 @@ class Solver:
         self.best_val_acc = state.best_val_acc
         self.sampler.rng_state = state.rng_state
         dtype = self.model.dtype
-        self.optim_configs = to_device(state.optim_configs, self.device)
-        self.best_params = to_device({k: v.astype(dtype) for k, v in
-                                      state.best_params.items()}, self.device)
-        self.best_state = to_device({k: v.astype(dtype) for k, v in
-                                     state.best_state.items()}, self.device)
+        self.optim_configs = {name: _beside(self.model.params, config)
+                              for name, config in state.optim_configs.items()}
+        self.best_params = _beside(self.model.params, {k: v.astype(dtype) for k, v in
+                                                       state.best_params.items()})
+        self.best_state = _beside(self.model.params, {k: v.astype(dtype) for k, v in
+                                                      state.best_state.items()})
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -451,6 +452,18 @@ def _move_model(model: Any, device: str) -> None:
         model.to(device)
     else:
         model.params = to_device(dict(model.params), device)
+
+
+def _beside(params: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
+    """``values``' host arrays moved to the library and device of ``params`` (scalars kept)."""
+    first = next(iter(params.values()))
+    if isinstance(first, np.ndarray):
+        return dict(values)
+    if is_cupy_array(first):
+        return to_device(dict(values), device_name(first))
+    xp = get_array_module(first)
+    return {k: xp.asarray(v, device=first.device) if isinstance(v, np.ndarray) else v
+            for k, v in values.items()}
 
 
 def _model_state(model: Any) -> dict[str, Any]:
