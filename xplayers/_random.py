@@ -56,6 +56,23 @@ class RandomStream:
             generator = self._generators[key] = _new_generator(x, self.seed)
         return _draw(generator, x, xp)
 
+    def host_state(self) -> dict[str, Any] | None:
+        """The host generator's state (JSON-serialisable), None before its first draw.
+
+        With :meth:`set_host_state` this lets a saved training run continue the same masks.
+        """
+        generator = self._generators.get(("host",))
+        return None if generator is None else generator.bit_generator.state
+
+    def set_host_state(self, state: dict[str, Any] | None) -> None:
+        """Restore a state from :meth:`host_state` (None: as if never drawn)."""
+        if state is None:
+            self._generators.pop(("host",), None)
+            return
+        generator = np.random.default_rng(self.seed)
+        generator.bit_generator.state = state
+        self._generators[("host",)] = generator
+
     def __repr__(self) -> str:
         return f"RandomStream(seed={self.seed})"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -93,6 +93,21 @@ class ThreeLayerConvNet(Model):
         }
         self.conv_param = {"stride": 1, "pad": (size - 1) // 2}
         self.pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+
+    @classmethod
+    def param_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """Parameter shapes of ``ThreeLayerConvNet(**config)`` (see :meth:`Model.param_shapes`)."""
+        input_dim = config.get("input_dim", (3, 32, 32))
+        if not isinstance(input_dim, Sequence) or len(input_dim) != 3:
+            raise ValueError(f"input_dim must be (C, H, W), got {input_dim!r}")
+        c, h, w = (check_positive_int(f"input_dim[{i}]", v) for i, v in enumerate(input_dim))
+        f = check_positive_int("num_filters", config.get("num_filters", 32))
+        size = check_positive_int("filter_size", config.get("filter_size", 7))
+        hidden = check_positive_int("hidden_dim", config.get("hidden_dim", 100))
+        classes = check_positive_int("num_classes", config.get("num_classes", 10))
+        pooled = f * (h // 2) * (w // 2)
+        return {"W1": (f, c, size, size), "b1": (f,), "W2": (pooled, hidden), "b2": (hidden,),
+                "W3": (hidden, classes), "b3": (classes,)}
 
     def loss(self, X: Any, y: Any = None) -> Any:
         """Scores (N, C) for images ``X`` (N, C, H, W) if ``y`` is None, else ``(loss, grads)``."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from itertools import pairwise
 from typing import Any
 
@@ -134,6 +134,23 @@ class FullyConnectedNet(Model):
                     param["seed"] = RandomStream(_layer_seed(dropout_seed, i))
                 self.dropout_params.append(param)
 
+    @classmethod
+    def param_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """Parameter shapes of ``FullyConnectedNet(**config)`` (see :meth:`Model.param_shapes`)."""
+        hidden_dims = config.get("hidden_dims")
+        if isinstance(hidden_dims, (int, np.integer)) or not isinstance(hidden_dims, Sequence):
+            raise ValueError(f"hidden_dims must be a list of widths, got {hidden_dims!r}")
+        dims = [check_positive_int("input_dim", config.get("input_dim", 3 * 32 * 32)),
+                *(check_positive_int(f"hidden_dims[{i}]", h) for i, h in enumerate(hidden_dims)),
+                check_positive_int("num_classes", config.get("num_classes", 10))]
+        normalized = config.get("normalization") is not None
+        shapes: dict[str, tuple[int, ...]] = {}
+        for i, (d_in, d_out) in enumerate(pairwise(dims), start=1):
+            shapes[f"W{i}"], shapes[f"b{i}"] = (d_in, d_out), (d_out,)
+            if normalized and i < len(dims) - 1:
+                shapes[f"gamma{i}"] = shapes[f"beta{i}"] = (d_out,)
+        return shapes
+
     def _norm_params(self) -> list[dict[str, Any]]:
         return self.bn_params if self.normalization == "batchnorm" else self._ln_params
 
@@ -146,7 +163,7 @@ class FullyConnectedNet(Model):
         p = self.params
         xp = self.namespace()
         X = self.cast_input(xp, X)
-        mode = "test" if y is None else "train"
+        mode = self.layer_mode(y)
         self._set_mode(mode)
         for param in self.dropout_params:
             param["mode"] = mode

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from itertools import pairwise
 from typing import Any
 
@@ -63,6 +64,14 @@ class TwoLayerNet(Model):
         for i, (d_in, d_out) in enumerate(pairwise(dims), start=1):
             self.params[f"W{i}"] = gaussian(rng, (d_in, d_out), scale, self.dtype)
             self.params[f"b{i}"] = np.zeros(d_out, dtype=self.dtype)
+
+    @classmethod
+    def param_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """Parameter shapes of ``TwoLayerNet(**config)`` (see :meth:`Model.param_shapes`)."""
+        d = check_positive_int("input_dim", config.get("input_dim", 3 * 32 * 32))
+        h = check_positive_int("hidden_dim", config.get("hidden_dim", 100))
+        c = check_positive_int("num_classes", config.get("num_classes", 10))
+        return {"W1": (d, h), "b1": (h,), "W2": (h, c), "b2": (c,)}
 
     def loss(self, X: Any, y: Any = None) -> Any:
         """Scores (N, C) for ``X`` (N, d_1, ..., d_k) when ``y`` is None, else ``(loss, grads)``."""
