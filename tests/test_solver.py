@@ -37,6 +37,7 @@ def test_training_rises_well_above_chance(blobs):
 
 @pytest.mark.slow
 def test_digits_reach_high_test_accuracy():
+    pytest.importorskip("sklearn")  # the digits data set
     data = load_digits(seed=0)
     model = FullyConnectedNet([64], input_dim=64, num_classes=10, weight_scale=0.05,
                               normalization="batchnorm", init_seed=0)
@@ -150,7 +151,8 @@ def test_two_layer_net_trains(blobs):
 
 
 @pytest.mark.parametrize(("kwargs", "error", "message"), [
-    ({"batch_sise": 10}, ValueError, r"Unrecognized arguments \['batch_sise'\]"),
+    # An explicit signature (issue 9): Python itself names the misspelt keyword.
+    ({"batch_sise": 10}, TypeError, r"unexpected keyword argument 'batch_sise'"),
     ({"batch_size": 0}, ValueError, "batch_size must be a positive integer, got 0"),
     ({"update_rule": "lbfgs"}, ValueError, "lbfgs"),
     ({"device": "tpu"}, ValueError, "device must be one of"),

@@ -5,13 +5,22 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
+import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from . import __version__
 from ._atomic import atomic_write
-from .experiment import MODEL_CHOICES, TrainConfig, dataset_options, run_training
+from .experiment import (
+    MODEL_CHOICES,
+    TrainConfig,
+    dataset_options,
+    resume_settings,
+    run_training,
+)
 
 
 def _normalization(value: str) -> str | None:
@@ -50,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float,
                        default=defaults.learning_rate)
     train.add_argument("--lr-decay", type=float, default=defaults.lr_decay)
-    train.add_argument("--epochs", type=int, default=defaults.epochs)
+    train.add_argument("--epochs", type=int, default=None,
+                       help=f"number of epochs in all (default {defaults.epochs}; with "
+                            "--resume, the saved run's)")
     train.add_argument("--batch-size", type=int, default=defaults.batch_size)
     train.add_argument("--device", default=defaults.device,
                        help="auto, cpu, cuda or cuda:N (auto: the GPU when one is usable)")
@@ -58,6 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
                        help="seeds the weights, the data split, the minibatch order and "
                             "the dropout masks: a run repeats on the same device")
     train.add_argument("--save", metavar="PATH", help="save the trained model (.npz)")
+    train.add_argument("--checkpoint", metavar="PREFIX",
+                       help="save the model and the training state to PREFIX_epoch_N.npz "
+                            "after each epoch (for --resume)")
+    train.add_argument("--resume", metavar="PATH",
+                       help="continue the run saved in PATH by --checkpoint: data, model and "
+                            "optimizer settings come from the file")
     train.add_argument("--report", metavar="PATH", help="write a JSON report")
     train.add_argument("--plot", metavar="PATH", help="write loss/accuracy curves (PNG)")
     train.add_argument("--quiet", action="store_true", help="no progress output")
@@ -80,37 +97,136 @@ def _write_json(path: str, payload: dict[str, Any]) -> None:
     atomic_write(path, write, binary=False)
 
 
+class CommandError(ValueError):
+    """A bad command-line value: printed as one line naming the option."""
+
+
+def _check_output(option: str, path: str | None) -> None:
+    """Refuse, before any training, an output path that cannot be written."""
+    if path is None:
+        return
+    target = Path(path)
+    folder = target.parent
+    if target.is_dir():
+        raise CommandError(f"{option} {path}: is a directory, expected a file name")
+    if not folder.is_dir():
+        raise CommandError(f"{option} {path}: the folder {str(folder)!r} does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise CommandError(f"{option} {path}: the folder {str(folder)!r} is not writable")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise CommandError(f"{option} {path}: the file exists and is not writable")
+
+
+def _check_input(option: str, path: str | None) -> None:
+    if path is None:
+        return
+    target = Path(path)
+    if target.is_dir():
+        raise CommandError(f"{option} {path}: is a directory, expected a checkpoint file")
+    if not target.is_file():
+        raise CommandError(f"{option} {path}: no such file")
+    if not os.access(target, os.R_OK):
+        raise CommandError(f"{option} {path}: the file is not readable")
+
+
+def _check_train_options(args: argparse.Namespace) -> None:
+    """Every check that can fail before the data is loaded, each naming its option."""
+    if args.seed < 0:
+        raise CommandError(f"--seed must be a non-negative integer, got {args.seed}")
+    for option, value in (("--epochs", args.epochs), ("--batch-size", args.batch_size),
+                          ("--num-filters", args.num_filters),
+                          ("--filter-size", args.filter_size)):
+        if value is not None and value < 1:
+            raise CommandError(f"{option} must be a positive integer, got {value}")
+    if any(h < 1 for h in args.hidden_dims):
+        raise CommandError(f"--hidden-dims must be positive integers, got {args.hidden_dims}")
+    for option, value in (("--lr", args.learning_rate), ("--lr-decay", args.lr_decay),
+                          ("--weight-scale", args.weight_scale)):
+        if not math.isfinite(value) or value <= 0:
+            raise CommandError(f"{option} must be a finite number > 0, got {value}")
+    if not math.isfinite(args.reg) or args.reg < 0:
+        raise CommandError(f"--reg must be a finite number >= 0, got {args.reg}")
+    if not 0 <= args.dropout < 1:
+        raise CommandError(f"--dropout is the drop probability and must lie in [0, 1), "
+                           f"got {args.dropout}")
+    for option in ("save", "report", "plot"):
+        _check_output(f"--{option}", getattr(args, option))
+    if args.checkpoint is not None:
+        try:
+            _check_output("--checkpoint", f"{args.checkpoint}_epoch_1.npz")
+        except CommandError:
+            raise CommandError(f"--checkpoint {args.checkpoint}: cannot write "
+                               f"{args.checkpoint}_epoch_N.npz files there (missing or "
+                               "read-only folder)") from None
+    _check_input("--resume", args.resume)
+
+
+def _write(option: str, path: str, write: Any) -> None:
+    """Run ``write()``; an OS error becomes one line naming the option and ``path`` only."""
+    try:
+        write()
+    except OSError as exc:
+        raise CommandError(f"{option} {path}: cannot write the file "
+                           f"({exc.strerror or type(exc).__name__})") from None
+
+
 def _train(args: argparse.Namespace) -> int:
     from .models.checkpoint import save_model
     from .plotting import plot_history
 
-    config = TrainConfig(
-        dataset=args.dataset, data_dir=args.data_dir, model=args.model,
-        hidden_dims=args.hidden_dims, normalization=args.normalization, dropout=args.dropout,
-        num_filters=args.num_filters, filter_size=args.filter_size,
-        weight_scale=args.weight_scale, reg=args.reg, optimizer=args.optimizer,
-        learning_rate=args.learning_rate, lr_decay=args.lr_decay, epochs=args.epochs,
-        batch_size=args.batch_size, device=args.device, seed=args.seed,
-        verbose=not args.quiet)
-    result = run_training(config)
+    _check_train_options(args)
+    if args.resume is not None:
+        try:
+            config = resume_settings(args.resume)
+        except ValueError as exc:
+            raise CommandError(f"--resume {args.resume}: {exc}") from None
+        config.device, config.verbose = args.device, not args.quiet
+        config.epochs = args.epochs or config.epochs
+    else:
+        config = TrainConfig(
+            dataset=args.dataset, data_dir=args.data_dir, model=args.model,
+            hidden_dims=args.hidden_dims, normalization=args.normalization,
+            dropout=args.dropout, num_filters=args.num_filters, filter_size=args.filter_size,
+            weight_scale=args.weight_scale, reg=args.reg, optimizer=args.optimizer,
+            learning_rate=args.learning_rate, lr_decay=args.lr_decay,
+            epochs=args.epochs or TrainConfig().epochs, batch_size=args.batch_size,
+            device=args.device, seed=args.seed, verbose=not args.quiet)
+    result = run_training(config, checkpoint_name=args.checkpoint, resume=args.resume)
     report = result.report
     print(f"device {report['device']}: {report['epochs']} epochs in {report['seconds']:.1f} s; "
           f"accuracy train {report['train_accuracy']:.4f}, val {report['val_accuracy']:.4f}, "
           f"test {report['test_accuracy']:.4f}; final loss {report['final_loss']:.4f}")
     if args.save:
-        save_model(result.model, args.save, extra={
+        _write("--save", args.save, lambda: save_model(result.model, args.save, extra={
             "dataset": config.dataset, "data_dir": config.data_dir,
             "data_options": {k: v for k, v in dataset_options(config).items() if k != "root"},
-            "report": {k: v for k, v in report.items() if not k.endswith("history")}})
+            "report": {k: v for k, v in report.items() if not k.endswith("history")}}))
         print(f"saved the model to {args.save}")
     if args.report:
-        _write_json(args.report, report)
+        _write("--report", args.report, lambda: _write_json(args.report, report))
         print(f"wrote the report to {args.report}")
     if args.plot:
-        plot_history(report["loss_history"], report["train_acc_history"],
-                     report["val_acc_history"], args.plot)
+        _write("--plot", args.plot, lambda: plot_history(
+            report["loss_history"], report["train_acc_history"], report["val_acc_history"],
+            args.plot))
         print(f"wrote the curves to {args.plot}")
     return 0
+
+
+def _data_description(extra: dict[str, Any]) -> dict[str, Any]:
+    """``dataset``, ``data_dir`` and ``data_options`` of a model file written by ``--save``
+    or of a checkpoint written by ``--checkpoint`` (whose run settings hold them)."""
+    user = extra.get("user")
+    settings = user.get("train_settings") if isinstance(user, dict) else None
+    if "dataset" in extra or not isinstance(settings, dict):
+        return extra
+    try:
+        config = TrainConfig(**settings)
+        options = dataset_options(config)
+    except (TypeError, ValueError):
+        return extra
+    return {"dataset": config.dataset, "data_dir": config.data_dir,
+            "data_options": {k: v for k, v in options.items() if k != "root"}}
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -119,7 +235,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .solver import Solver
 
     model = load_model(args.path, device=args.device)
-    extra = getattr(model, "checkpoint_extra", {})
+    extra = _data_description(getattr(model, "checkpoint_extra", {}))
     dataset = args.dataset or extra.get("dataset")
     if dataset is None:
         raise ValueError(f"{args.path} does not say which data set it was trained on; "
@@ -136,8 +252,10 @@ def _evaluate(args: argparse.Namespace) -> int:
     solver = Solver(model, data, device=model.device, verbose=False)
     scores = {split: solver.check_accuracy(data[f"X_{split}"], data[f"y_{split}"])
               for split in ("train", "val", "test")}
+    val_loss = solver.validation_loss()  # evaluation mode: no running statistic moves
     print(f"{type(model).__name__} from {args.path} on {dataset}, device {model.device}: "
-          + ", ".join(f"{split} accuracy {acc:.4f}" for split, acc in scores.items()))
+          + ", ".join(f"{split} accuracy {acc:.4f}" for split, acc in scores.items())
+          + ("" if val_loss is None else f", val loss {val_loss:.4f}"))
     return 0
 
 
@@ -149,8 +267,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             return _train(args)
         return _evaluate(args)
-    except (ValueError, RuntimeError, FileNotFoundError, ImportError, ArithmeticError) as exc:
-        print(f"xplayers {args.command}: error: {exc}", file=sys.stderr)
+    except (ValueError, RuntimeError, OSError, ImportError, ArithmeticError) as exc:
+        message = " ".join(str(exc).split())  # one line
+        print(f"xplayers {args.command}: error: {message}", file=sys.stderr)
         return 2
 
 

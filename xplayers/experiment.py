@@ -100,8 +100,41 @@ def describe_device(device: str, requested: str) -> str:
     return device
 
 
-def run_training(config: TrainConfig) -> TrainResult:
+def resume_settings(path: str) -> TrainConfig:
+    """The settings of the run whose Solver checkpoint is ``path`` (written by
+    ``xplayers train --checkpoint``).
+
+    Raises
+    ------
+    ValueError
+        Naming the file when it holds no such settings.
+    """
+    from .models.checkpoint import read_archive
+
+    meta, _ = read_archive(path)
+    user = meta["extra"].get("user")
+    settings = user.get("train_settings") if isinstance(user, dict) else None
+    known = set(TrainConfig.__dataclass_fields__)
+    if not isinstance(settings, dict) or not set(settings) <= known:
+        raise ValueError(f"checkpoint {path!r} was not written by 'xplayers train "
+                         "--checkpoint' (it holds no training settings)")
+    return TrainConfig(**settings)
+
+
+def run_training(config: TrainConfig, *, checkpoint_name: str | None = None,
+                 resume: str | None = None) -> TrainResult:
     """Load the data, build the model, train it and measure it on every split.
+
+    Parameters
+    ----------
+    config : TrainConfig
+    checkpoint_name : str or None
+        Save the model and the Solver's position to ``{checkpoint_name}_epoch_{N}.npz``
+        after each epoch.
+    resume : str or None
+        A file written that way: the model, optimizer state and position come from it and
+        training continues up to ``config.epochs`` epochs (``config`` should come from
+        :func:`resume_settings`).
 
     Returns
     -------
@@ -113,17 +146,24 @@ def run_training(config: TrainConfig) -> TrainResult:
     data = load_dataset(config.dataset, **dataset_options(config))
     num_classes = int(max(int(data["y_train"].max()), int(data["y_val"].max()),
                           int(data["y_test"].max())) + 1)
-    model = build_model(config, tuple(data["X_train"].shape[1:]), num_classes)
+    settings = {"verbose": config.verbose, "device": device, "print_every": 10**9,
+                "num_epochs": config.epochs, "checkpoint_name": checkpoint_name}
+    if resume is not None:
+        solver = Solver.from_checkpoint(resume, data, **settings)
+        model = solver.model
+    else:
+        model = build_model(config, tuple(data["X_train"].shape[1:]), num_classes)
+        solver = Solver(model, data, update_rule=config.optimizer,
+                        optim_config={"learning_rate": config.learning_rate},
+                        lr_decay=config.lr_decay, batch_size=config.batch_size,
+                        num_train_samples=None, seed=config.seed, **settings)
+    solver.checkpoint_extra = {"train_settings": asdict(config)}
     if config.verbose:
-        print(f"xplayers: training {type(model).__name__} on {config.dataset} "
+        what = f"resuming at epoch {solver.epoch}: " if resume is not None else ""
+        print(f"xplayers: {what}training {type(model).__name__} on {config.dataset} "
               f"({data['X_train'].shape[0]} train / {data['X_val'].shape[0]} val / "
               f"{data['X_test'].shape[0]} test examples) on device "
               f"{describe_device(device, config.device)}", flush=True)
-    solver = Solver(model, data, update_rule=config.optimizer,
-                    optim_config={"learning_rate": config.learning_rate},
-                    lr_decay=config.lr_decay, batch_size=config.batch_size,
-                    num_epochs=config.epochs, num_train_samples=None,
-                    print_every=10**9, verbose=config.verbose, device=device, seed=config.seed)
     start = time.perf_counter()
     solver.train()
     seconds = time.perf_counter() - start
@@ -143,5 +183,6 @@ def run_training(config: TrainConfig) -> TrainResult:
         "loss_history": solver.loss_history,
         "train_acc_history": solver.train_acc_history,
         "val_acc_history": solver.val_acc_history,
+        "val_loss_history": solver.val_loss_history,
     }
     return TrainResult(model=model, solver=solver, report=report, data=data)

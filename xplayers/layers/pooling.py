@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._checks import check_floating, check_shape
+from .._checks import as_dtype, check_floating, check_shape
 from ..backend import get_array_module, is_cupy_array, is_numpy_array
 from ._geometry import PoolGeometry, pool_geometry
 
@@ -31,6 +31,8 @@ class PoolCache(NamedTuple):
 
     argmax: Any
     geometry: PoolGeometry
+    dtype: Any = None
+    """The forward input's dtype (the backward's ``dx`` dtype)."""
 
 
 def max_pool_forward(x: Any, pool_param: dict[str, Any]) -> tuple[Any, PoolCache]:
@@ -67,7 +69,7 @@ def max_pool_backward(dout: Any, cache: PoolCache) -> Any:
     Parameters
     ----------
     dout : array, shape (N, C, Ho, Wo)
-        Upstream gradient.
+        Upstream gradient; cast to the forward input's dtype when it differs.
     cache : PoolCache
         From :func:`max_pool_forward`.
 
@@ -104,16 +106,18 @@ def _max_pool_forward(
         out, argmax = _pool_cupy.max_pool_forward(x, g, _index_dtype(xp, g))
     else:
         out, argmax = _portable_forward(xp, x, g)
-    return out, PoolCache(argmax, g)
+    return out, PoolCache(argmax, g, x.dtype)
 
 
 def _max_pool_backward(dout: Any, cache: PoolCache, *, path: str = "auto") -> Any:
     """:func:`max_pool_backward` with the implementation chosen by ``path``."""
     if path not in _PATHS:
         raise ValueError(f"max_pool_backward: path must be one of {_PATHS}, got {path!r}")
-    argmax, g = cache
+    argmax, g, dtype = cache
     xp = get_array_module(dout=dout, argmax=argmax)
     check_shape("max_pool_backward", "dout", dout, g.out_shape, "(N, C, Ho, Wo) as in the forward")
+    if dtype is not None:
+        dout = as_dtype(xp, dout, dtype)
     if path == "auto":
         path = _auto_path(dout)
     if path == "numpy":
@@ -149,12 +153,20 @@ def _portable_forward(xp: ModuleType, x: Any, g: PoolGeometry) -> tuple[Any, Any
         if best is None:
             best = candidate
             continue
-        better = candidate > best
+        better = _better(xp, candidate, best)
         argmax = xp.where(better, xp.asarray(k, dtype=dtype, device=x.device), argmax)
-        best = xp.maximum(best, candidate)  # a NaN propagates to the output
+        best = xp.where(better, candidate, best)
     if g.ph * g.pw == 1:  # a 1x1 window: out must not be a view of x
         best = xp.asarray(best, copy=True)
     return best, argmax
+
+
+def _better(xp: ModuleType, candidate: Any, best: Any) -> Any:
+    """Where ``candidate`` takes over: strictly greater, or the first NaN (``best`` not NaN).
+
+    Selecting (not ``maximum``) keeps the first maximum's exact value, the sign of a zero too.
+    """
+    return xp.logical_and(xp.logical_not(candidate <= best), best == best)
 
 
 def _portable_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> Any:
@@ -187,14 +199,24 @@ def _numpy_forward(x: np.ndarray, g: PoolGeometry) -> tuple[Any, Any]:
     # copies keep its axis order, so every pass walks all operands in memory order.
     best = np.array(x[:, :, g.rows(0), g.cols(0)], order="K")
     argmax = np.zeros_like(best, dtype=_index_dtype(np, g))
-    better = np.empty_like(argmax, dtype=bool)
+    better, is_number = np.empty_like(argmax, dtype=bool), np.empty_like(argmax, dtype=bool)
     mask, scratch = np.empty_like(argmax), np.empty_like(argmax)
+    bits = np.dtype(f"u{x.dtype.itemsize}")
+    best_bits, value_mask = best.view(bits), np.empty_like(best, dtype=bits)
+    value_scratch = np.empty_like(value_mask)
     for k, i, j in g.offsets():
         if k == 0:
             continue
         candidate = x[:, :, g.rows(i), g.cols(j)]
-        np.greater(candidate, best, out=better)
-        np.maximum(best, candidate, out=best)
+        # better = not (candidate <= best) and best is not NaN (see _better), as bool a > b.
+        np.less_equal(candidate, best, out=better)
+        np.equal(best, best, out=is_number)
+        np.greater(is_number, better, out=better)
+        # best = candidate where better (bits and all: -0.0 vs +0.0, NaN payloads)
+        _bit_mask(better, value_mask)
+        np.bitwise_xor(best_bits, candidate.view(bits), out=value_scratch)
+        np.bitwise_and(value_scratch, value_mask, out=value_scratch)
+        np.bitwise_xor(best_bits, value_scratch, out=best_bits)
         # argmax = k where better, else argmax:  argmax ^= (argmax ^ k) & mask
         _bit_mask(better, mask)
         np.bitwise_xor(argmax, k, out=scratch)

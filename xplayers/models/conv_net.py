@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -15,7 +15,7 @@ from ..layer_utils import (
 )
 from ..layers import affine_backward, affine_forward, softmax_loss
 from .base import Model, weight_penalty
-from .init import check_positive_int, check_scale, gaussian
+from .init import check_positive_int, check_scale, gaussian, weight_rng
 
 __all__ = ["ThreeLayerConvNet"]
 
@@ -41,9 +41,12 @@ class ThreeLayerConvNet(Model):
     reg : float
         L2 strength on the weights.
     dtype : str or dtype
-        float32 (default) or float64 (for gradient checks).
+        float32 (default) or float64 (for gradient checks): the initial parameters' dtype.
+        The model computes in its parameters' dtype: assign float64 arrays to ``params``
+        and ``loss`` runs in float64.
     seed : int or None, keyword-only
-        Seed of the initial weights.
+        Seed of the initial weights (NumPy's global state is left alone); None draws them
+        from NumPy's global random state, as the course does.
 
     ``params``: W1 (F, C, filter_size, filter_size), b1 (F,), W2 (F * H/2 * W/2, hidden),
     b2, W3 (hidden, num_classes), b3.
@@ -78,7 +81,7 @@ class ThreeLayerConvNet(Model):
         super().__init__({"input_dim": [c, h, w], "num_filters": f, "filter_size": size,
                           "hidden_dim": hidden, "num_classes": classes, "weight_scale": scale,
                           "reg": float(reg), "dtype": dtype, "seed": seed})
-        rng = np.random.default_rng(seed)
+        rng = weight_rng(seed)
         pooled = f * (h // 2) * (w // 2)
         self.params = {
             "W1": gaussian(rng, (f, c, size, size), scale, self.dtype),
@@ -90,6 +93,21 @@ class ThreeLayerConvNet(Model):
         }
         self.conv_param = {"stride": 1, "pad": (size - 1) // 2}
         self.pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+
+    @classmethod
+    def param_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
+        """Parameter shapes of ``ThreeLayerConvNet(**config)`` (see :meth:`Model.param_shapes`)."""
+        input_dim = config.get("input_dim", (3, 32, 32))
+        if not isinstance(input_dim, Sequence) or len(input_dim) != 3:
+            raise ValueError(f"input_dim must be (C, H, W), got {input_dim!r}")
+        c, h, w = (check_positive_int(f"input_dim[{i}]", v) for i, v in enumerate(input_dim))
+        f = check_positive_int("num_filters", config.get("num_filters", 32))
+        size = check_positive_int("filter_size", config.get("filter_size", 7))
+        hidden = check_positive_int("hidden_dim", config.get("hidden_dim", 100))
+        classes = check_positive_int("num_classes", config.get("num_classes", 10))
+        pooled = f * (h // 2) * (w // 2)
+        return {"W1": (f, c, size, size), "b1": (f,), "W2": (pooled, hidden), "b2": (hidden,),
+                "W3": (hidden, classes), "b3": (classes,)}
 
     def loss(self, X: Any, y: Any = None) -> Any:
         """Scores (N, C) for images ``X`` (N, C, H, W) if ``y`` is None, else ``(loss, grads)``."""
