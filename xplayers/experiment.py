@@ -6,6 +6,7 @@ This is what ``xplayers train`` runs; notebooks can call :func:`run_training` di
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -100,8 +101,12 @@ def describe_device(device: str, requested: str) -> str:
     return device
 
 
-def run_training(config: TrainConfig) -> TrainResult:
+def run_training(config: TrainConfig,
+                 epoch_callback: Callable[[Solver], None] | None = None) -> TrainResult:
     """Load the data, build the model, train it and measure it on every split.
+
+    ``epoch_callback`` goes to the :class:`~xplayers.solver.Solver` (called after each epoch;
+    a sweep reports to Optuna and prunes there).
 
     Returns
     -------
@@ -123,7 +128,8 @@ def run_training(config: TrainConfig) -> TrainResult:
                     optim_config={"learning_rate": config.learning_rate},
                     lr_decay=config.lr_decay, batch_size=config.batch_size,
                     num_epochs=config.epochs, num_train_samples=None,
-                    print_every=10**9, verbose=config.verbose, device=device, seed=config.seed)
+                    print_every=10**9, verbose=config.verbose, device=device, seed=config.seed,
+                    epoch_callback=epoch_callback)
     start = time.perf_counter()
     solver.train()
     seconds = time.perf_counter() - start

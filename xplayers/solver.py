@@ -55,6 +55,9 @@ class Solver:
         :func:`xplayers.default_device`. The model and the data move there once.
     seed : int or None
         Seeds the minibatch order and accuracy subsamples.
+    epoch_callback : callable or None
+        Called as ``epoch_callback(solver)`` after each epoch's accuracies are recorded; an
+        exception from it ends :meth:`train` with the model holding its best parameters.
 
     Attributes
     ----------
@@ -82,6 +85,7 @@ class Solver:
         self.print_every = _positive_int("print_every", kwargs.pop("print_every", 10))
         self.verbose = bool(kwargs.pop("verbose", True))
         self.seed = kwargs.pop("seed", None)
+        self.epoch_callback: Callable[[Solver], None] | None = kwargs.pop("epoch_callback", None)
         device = kwargs.pop("device", None)
         if kwargs:
             raise ValueError(f"Unrecognized arguments {sorted(kwargs)}")
@@ -196,6 +200,12 @@ class Solver:
                         config["learning_rate"] *= self.lr_decay
                 self._record_accuracy(bar)
                 self._save_checkpoint()
+                if self.epoch_callback is not None:
+                    try:
+                        self.epoch_callback(self)
+                    except BaseException:
+                        self._restore_best()
+                        raise
         finally:
             if bar is not None:
                 bar.close()
