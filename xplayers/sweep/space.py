@@ -196,11 +196,15 @@ def _normalise(name: str, spec: Spec) -> Spec:
         if not spec.options:
             raise ValueError(f"search space choice for {name!r} is empty")
         if name == "hidden_dims":
-            return Choice(tuple(_hidden_to_text(o) for o in spec.options))
+            options = tuple(_hidden_to_text(o) for o in spec.options)
+            for option in options:
+                _hidden_from_text(option)
+            return Choice(options)
         if name == "normalization":
             return Choice(tuple("none" if o is None else o for o in spec.options))
         return spec
     if name == "hidden_dims":
+        _hidden_from_text(_hidden_to_text(spec))
         return _hidden_to_text(spec)
     return spec
 

@@ -20,6 +20,7 @@ __all__ = ["SweepStorageError", "fail_dead_local_trials", "open_storage", "redac
 
 HEARTBEAT_SECONDS = 10
 GRACE_SECONDS = 30
+JOURNAL_LOCK_GRACE_SECONDS = 5
 
 
 class SweepStorageError(RuntimeError):
@@ -28,7 +29,7 @@ class SweepStorageError(RuntimeError):
 
 def redact(url: str) -> str:
     """``url`` with any password replaced by ``***``."""
-    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", url)
+    return re.sub(r"(://[^:/@]+:)[^/]*@", r"\1***@", url)
 
 
 def is_url(storage: str) -> bool:
@@ -74,7 +75,10 @@ def open_storage(storage: str, heartbeat: int = HEARTBEAT_SECONDS,
         path.parent.mkdir(parents=True, exist_ok=True)
         from optuna.storages.journal import JournalFileBackend, JournalFileOpenLock
 
-        backend = JournalFileBackend(str(path), lock_obj=JournalFileOpenLock(str(path)))
+        # An append holds the lock for milliseconds; a worker killed while holding it must
+        # not stall the others for Optuna's default 30 s.
+        lock = JournalFileOpenLock(str(path), grace_period=JOURNAL_LOCK_GRACE_SECONDS)
+        backend = JournalFileBackend(str(path), lock_obj=lock)
         return optuna.storages.JournalStorage(backend)
     except (OSError, ValueError) as exc:
         raise SweepStorageError(f"cannot open the study journal {str(path)!r}: {exc}") from exc
