@@ -203,3 +203,41 @@ def test_a_journal_that_cannot_be_created_is_a_clear_error(tmp_path):
     blocker.write_text("")
     with pytest.raises(SweepStorageError, match="cannot open the study journal"):
         open_storage(str(blocker / "study.journal"))
+
+
+def test_a_trial_left_running_by_a_dead_worker_fails_on_resume(tmp_path):
+    import subprocess
+
+    from xplayers.sweep.storage import worker_identity
+
+    study, _ = run_sweep(_options(tmp_path, trials=1))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    orphan = study.ask()  # as a worker killed mid-trial leaves it
+    orphan.set_user_attr("worker", worker_identity(gone.pid))
+    alive = study.ask()  # a worker still running (this process) keeps its trial
+    alive.set_user_attr("worker", worker_identity())
+    study, _ = run_sweep(_options(tmp_path, trials=4, resume=True))
+    states = {t.number: t.state.name for t in study.get_trials()}
+    assert states[orphan.number] == "FAIL"
+    assert states[alive.number] == "RUNNING"
+    assert sorted(states) == [0, 1, 2, 3]
+
+
+def test_worker_processes_get_the_storage_by_environment_and_split_threads(tmp_path):
+    from xplayers.sweep.workers import (
+        BLAS_THREAD_VARIABLES,
+        STORAGE_ENV,
+        WorkerPlan,
+        _worker_command,
+        _worker_env,
+    )
+
+    plan = WorkerPlan(1, "cpu", threads=3)
+    url = "postgresql://u:secret@h/db"
+    command = _worker_command(plan, "s", tmp_path, deadline=None)
+    assert not any("secret" in part for part in command)
+    assert command[command.index("--worker") + 1] == "1"
+    env = _worker_env(plan, url)
+    assert env[STORAGE_ENV] == url
+    assert all(env[name] == "3" for name in BLAS_THREAD_VARIABLES)

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from .runner import PRUNERS, SweepOptions
 from .space import load_space_file, parse_param
+from .workers import STORAGE_ENV
 
 __all__ = ["add_sweep_parser", "run_sweep_command"]
 
@@ -81,8 +83,8 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         workers=args.workers, device=args.device, out=args.out,
         include_defaults=not args.no_default_trial)
     if args.worker is not None:
-        run_worker(args.worker, storage_address(options), args.study_name, args.device,
-                   args.out, args.deadline)
+        storage = os.environ.get(STORAGE_ENV) or storage_address(options)
+        run_worker(args.worker, storage, args.study_name, args.device, args.out, args.deadline)
         return 0
     if args.trials is not None and args.trials < 1:
         raise ValueError(f"--trials must be a positive integer, got {args.trials}")

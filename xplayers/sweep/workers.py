@@ -24,6 +24,7 @@ __all__ = ["WorkerPlan", "plan_workers", "run_worker_loop", "run_workers"]
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                          "BLIS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 MAX_CPU_WORKERS = 8
+STORAGE_ENV = "XPLAYERS_SWEEP_STORAGE"
 
 
 @dataclass(frozen=True)
@@ -104,18 +105,19 @@ def run_worker_loop(study: Any, objective: Any, target: int, deadline: float | N
     return ran
 
 
-def _worker_command(plan: WorkerPlan, storage: str, study_name: str, out: Path,
+def _worker_command(plan: WorkerPlan, study_name: str, out: Path,
                     deadline: float | None) -> list[str]:
+    # The storage URL (it may hold a password) goes by environment, not the process list.
     command = [sys.executable, "-m", "xplayers", "sweep", "--worker", str(plan.index),
-               "--storage", storage, "--study-name", study_name, "--device", plan.device,
-               "--out", str(out)]
+               "--study-name", study_name, "--device", plan.device, "--out", str(out)]
     if deadline is not None:
         command += ["--deadline", repr(deadline)]
     return command
 
 
-def _worker_env(plan: WorkerPlan) -> dict[str, str]:
+def _worker_env(plan: WorkerPlan, storage: str) -> dict[str, str]:
     env = dict(os.environ)
+    env[STORAGE_ENV] = storage
     if plan.threads is not None:  # read by the BLAS libraries when numpy is first imported
         env.update({name: str(plan.threads) for name in BLAS_THREAD_VARIABLES})
     env["PYTHONPATH"] = os.pathsep.join(
@@ -129,8 +131,8 @@ def run_workers(plans: list[WorkerPlan], study: Any, storage: str, out: Path,
 
     Returns one line per worker that did not exit cleanly.
     """
-    processes = [subprocess.Popen(_worker_command(p, storage, study.study_name, out, deadline),
-                                  env=_worker_env(p)) for p in plans]
+    processes = [subprocess.Popen(_worker_command(p, study.study_name, out, deadline),
+                                  env=_worker_env(p, storage)) for p in plans]
     problems = []
     try:
         for plan, process in zip(plans, processes, strict=True):
