@@ -33,6 +33,7 @@ def redact(url: str) -> str:
 
 
 def is_url(storage: str) -> bool:
+    """Whether ``storage`` is a database URL (else it is a journal file path)."""
     return "://" in storage
 
 
