@@ -86,7 +86,7 @@ def test_two_workers_share_one_study(storage, tmp_path):
 def test_a_killed_worker_costs_only_its_trial(storage, tmp_path):
     name = f"kill-{os.getpid()}-{time.monotonic_ns()}"
     process = _sweep(["--trials", "4", "--workers", "2", "--pruner", "none", "--param",
-                      "epochs=40", *TINY, "--storage", storage, "--study-name", name,
+                      "epochs=25", *TINY, "--storage", storage, "--study-name", name,
                       "--out", str(tmp_path)])
     victim = None
     try:
@@ -111,3 +111,36 @@ def test_a_killed_worker_costs_only_its_trial(storage, tmp_path):
     assert trials[victim.number].state.name == "FAIL"
     others = [t for n, t in trials.items() if n != victim.number]
     assert all(t.state.name == "COMPLETE" for t in others), [t.state for t in others]
+
+
+def test_the_claim_lock_excludes_other_workers(storage, tmp_path):
+    from sqlalchemy import text
+
+    from xplayers.sweep.claim import claim_lock
+
+    backend = open_storage(storage)
+    first = claim_lock(backend, storage, "claimed")
+    second = claim_lock(open_storage(storage), storage, "claimed")
+    first.acquire()
+    try:
+        if hasattr(backend, "engine"):  # another session cannot take the advisory lock
+            def free() -> bool:
+                with backend.engine.connect() as c:
+                    got = c.execute(text("SELECT pg_try_advisory_lock(:k)"),
+                                    {"k": first.key}).scalar()
+                    if got:
+                        c.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": first.key})
+                    return bool(got)
+        else:  # another process cannot flock the claim file
+            def free() -> bool:
+                probe = ("import fcntl, sys\nf = open(sys.argv[1], 'a')\ntry:\n"
+                         "    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+                         "except BlockingIOError:\n    sys.exit(1)\n")
+                return subprocess.run([sys.executable, "-c", probe, str(first.path)],
+                                      check=False).returncode == 0
+        assert not free()
+    finally:
+        first.release()
+    assert free()
+    second.acquire()
+    second.release()

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..experiment import TrainConfig
+from .claim import claim_lock
 from .objective import OBJECTIVES, TrialObjective
 from .space import DEFAULT_SPACE, Choice, Range, SearchSpace, Spec
 from .storage import fail_dead_local_trials, is_url, open_storage, redact
@@ -115,9 +116,12 @@ def _create_study(storage: Any, options: SweepOptions) -> Any:
     return study
 
 
-def open_study(options: SweepOptions) -> Any:
-    """Create the study, or load it with ``resume``; a clear error for the wrong one."""
-    storage = open_storage(storage_address(options))
+def open_study(options: SweepOptions, storage: Any = None) -> Any:
+    """Create the study, or load it with ``resume``; a clear error for the wrong one.
+
+    ``storage``: the opened storage of ``options`` (default: open it here).
+    """
+    storage = storage or open_storage(storage_address(options))
     study = _load_study(storage, options.study_name, options.seed)
     where = redact(storage_address(options))
     if options.resume:
@@ -153,7 +157,8 @@ def run_sweep(options: SweepOptions) -> tuple[Any, list[str]]:
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     plans = plan_workers(options.workers, options.device)
-    study = open_study(options)
+    backend = open_storage(storage_address(options))
+    study = open_study(options, backend)
     if not is_url(storage_address(options)):
         fail_dead_local_trials(study)  # an earlier run's workers killed mid-trial
     target = int(study.user_attrs["target"])
@@ -164,7 +169,8 @@ def run_sweep(options: SweepOptions) -> tuple[Any, list[str]]:
           f"{SearchSpace.from_json(study.user_attrs['space']).describe()}", flush=True)
     if len(plans) == 1:
         objective = make_objective(study, plans[0].device, options.out)
-        run_worker_loop(study, objective, target, deadline, label="[worker 0]")
+        claim = claim_lock(backend, storage_address(options), study.study_name)
+        run_worker_loop(study, objective, target, deadline, label="[worker 0]", claim=claim)
         return study, []
     return study, run_workers(plans, study, storage_address(options), Path(options.out),
                               deadline)
@@ -176,10 +182,12 @@ def run_worker(index: int, storage: str, study_name: str, device: str, out: str,
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    study = _load_study(open_storage(storage), study_name, seed=0)
+    backend = open_storage(storage)
+    study = _load_study(backend, study_name, seed=0)
     if study is None:
         raise ValueError(f"there is no study {study_name!r} in {redact(storage)}")
     study.sampler = optuna.samplers.TPESampler(seed=study.user_attrs["base"]["seed"] + index)
     objective = make_objective(study, device, out)
     return run_worker_loop(study, objective, int(study.user_attrs["target"]), deadline,
-                           label=f"[worker {index}]")
+                           label=f"[worker {index}]",
+                           claim=claim_lock(backend, storage, study_name))

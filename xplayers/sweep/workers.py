@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .claim import ClaimLock
 from .storage import fail_dead_local_trials
 
 __all__ = ["WorkerPlan", "plan_workers", "run_worker_loop", "run_workers"]
@@ -87,19 +88,34 @@ def _trials_left(study: Any, target: int) -> bool:
 
 
 def run_worker_loop(study: Any, objective: Any, target: int, deadline: float | None,
-                    label: str) -> int:
+                    label: str, claim: ClaimLock | None = None) -> int:
     """Run trials of ``study`` until it holds ``target`` trials or ``deadline`` (a
-    ``time.time()``) passes; returns how many trials this worker ran."""
+    ``time.time()``) passes; returns how many trials this worker ran.
 
+    ``claim`` is held from the check for a trial left until that trial exists, so that
+    workers together create exactly ``target`` trials.
+    """
     from .results import trial_line
+
+    claim = claim or ClaimLock()
 
     def announce(study: Any, trial: Any) -> None:
         print(f"{label} {trial_line(trial, study)}", flush=True)
 
+    def claimed(trial: Any) -> float:
+        claim.release()  # the trial exists now: the others may count it
+        return objective(trial)
+
     ran = 0
-    while _trials_left(study, target) and (deadline is None or time.time() < deadline):
-        study.optimize(objective, n_trials=1, catch=(Exception,), callbacks=[announce],
-                       gc_after_trial=False)
+    while deadline is None or time.time() < deadline:
+        claim.acquire()
+        try:
+            if not _trials_left(study, target):
+                break
+            study.optimize(claimed, n_trials=1, catch=(Exception,), callbacks=[announce],
+                           gc_after_trial=False)
+        finally:
+            claim.release()
         ran += 1
     print(f"{label} done: ran {ran} trial(s)", flush=True)
     return ran
