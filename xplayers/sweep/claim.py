@@ -8,7 +8,6 @@ lock (a race there can add at most one trial per extra worker).
 
 from __future__ import annotations
 
-import contextlib
 import zlib
 from pathlib import Path
 from typing import Any
@@ -59,9 +58,11 @@ class _PostgresClaimLock(ClaimLock):
         if self._connection is not None:
             from sqlalchemy import text
 
-            with contextlib.suppress(Exception):
+            try:
                 self._connection.execute(text("SELECT pg_advisory_unlock(:key)"),
                                          {"key": self.key})
+            except Exception:  # never hand a connection still holding the lock to the pool
+                self._connection.invalidate()
             self._connection.close()
             self._connection = None
 
