@@ -241,3 +241,8 @@ def test_worker_processes_get_the_storage_by_environment_and_split_threads(tmp_p
     env = _worker_env(plan, url)
     assert env[STORAGE_ENV] == url
     assert all(env[name] == "3" for name in BLAS_THREAD_VARIABLES)
+
+
+def test_no_trial_starts_after_the_timeout(tmp_path):
+    study, _ = run_sweep(_options(tmp_path, trials=5, timeout=1e-9))
+    assert [t for t in study.get_trials() if t.state.name != "WAITING"] == []
