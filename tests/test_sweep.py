@@ -128,10 +128,13 @@ def test_a_sweep_runs_its_trials_and_resumes(tmp_path):
         assert set(t.params) >= {"learning_rate", "hidden_dims"}
     with pytest.raises(ValueError, match=r"already exists.*--resume"):
         open_study(_options(tmp_path))
-    study, _ = run_sweep(_options(tmp_path, trials=5, resume=True))
+    with pytest.raises(ValueError, match=r"--resume continues.*own search space"):
+        open_study(_options(tmp_path, trials=5, resume=True))
+    study, _ = run_sweep(_options(tmp_path, trials=5, resume=True, space={}))
     assert [t.number for t in study.get_trials()] == [0, 1, 2, 3, 4]
+    assert {t.params["hidden_dims"] for t in study.get_trials()} <= {"16", "32"}
     with pytest.raises(ValueError, match="no study 'other'"):
-        open_study(_options(tmp_path, resume=True, study_name="other"))
+        open_study(_options(tmp_path, resume=True, study_name="other", space={}))
 
 
 def test_the_default_settings_are_trial_zero(tmp_path):
@@ -217,7 +220,7 @@ def test_a_trial_left_running_by_a_dead_worker_fails_on_resume(tmp_path):
     orphan.set_user_attr("worker", worker_identity(gone.pid))
     alive = study.ask()  # a worker still running (this process) keeps its trial
     alive.set_user_attr("worker", worker_identity())
-    study, _ = run_sweep(_options(tmp_path, trials=4, resume=True))
+    study, _ = run_sweep(_options(tmp_path, trials=4, resume=True, space={}))
     states = {t.number: t.state.name for t in study.get_trials()}
     assert states[orphan.number] == "FAIL"
     assert states[alive.number] == "RUNNING"

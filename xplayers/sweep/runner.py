@@ -127,6 +127,10 @@ def open_study(options: SweepOptions, storage: Any = None) -> Any:
     if options.resume:
         if study is None:
             raise ValueError(f"--resume: there is no study {options.study_name!r} in {where}")
+        if options.space or options.replace_space:
+            raise ValueError(f"--resume continues study {options.study_name!r} with its own "
+                             f"search space; drop --param/--space/--only-given, got "
+                             f"{sorted(options.space)}")
         if options.trials is not None:
             study.set_user_attr("target", options.trials)
         return study
