@@ -1,0 +1,210 @@
+"""Fused update kernels behind :mod:`xplayers.optim`: one pass over each parameter's memory.
+
+Each rule is written three times with the same operations in the same order, so all give the
+portable body's numbers bit for bit (IEEE float32/float64, no reassociation, no FMA):
+
+- :data:`FORMULAS`: the body of a CuPy ``ElementwiseKernel`` per rule (one kernel launch per
+  update on the GPU). The statements are also valid Python, so the tests run the very same
+  string on NumPy arrays (:func:`run_formula`) against the portable body.
+- a numba kernel per rule (a single loop; optional, imported on first use, compiled with
+  ``cache=True`` so later processes load it from disk);
+- a NumPy fallback per rule, run in cache-sized blocks with ``out=`` ufuncs and one scratch
+  buffer, used when numba is missing or disabled (``XPLAYERS_NUMBA=0``).
+
+Every kernel writes fresh output arrays (``next_w`` and the new state): ``w``, ``dw`` and the
+old state are only read, as :mod:`xplayers.optim` promises.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+__all__ = ["FORMULAS", "fused_update", "numba_available", "run_formula", "use_fused"]
+
+# Inputs, outputs and scalars of each rule, in kernel argument order. Scalars are the
+# hyperparameters already combined on the host (e.g. ``1 - beta1``), as the portable body does.
+SIGNATURES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
+    "sgd": (("w", "g"), ("w_out",), ("lr",)),
+    "sgd_momentum": (("w", "g", "v"), ("w_out", "v_out"), ("mu", "lr")),
+    "sgd_nesterov_momentum": (("w", "g", "v"), ("w_out", "v_out"), ("mu", "lr")),
+    "rmsprop": (("w", "g", "c"), ("w_out", "c_out"), ("lr", "decay", "one_minus_decay", "eps")),
+    "adam": (("w", "g", "m", "v"), ("w_out", "m_out", "v_out"),
+             ("beta1", "one_minus_beta1", "beta2", "one_minus_beta2", "step_scale",
+              "eps_scaled")),
+}
+
+# One statement per output; the parenthesisation fixes the portable body's evaluation order.
+FORMULAS: dict[str, str] = {
+    "sgd": "w_out = w - lr * g;",
+    "sgd_momentum": "v_out = mu * v - lr * g; w_out = w + v_out;",
+    "sgd_nesterov_momentum": "v_out = mu * v - lr * g; w_out = (w + v_out) + mu * (v_out - v);",
+    "rmsprop": ("c_out = decay * c + one_minus_decay * (g * g); "
+                "w_out = w - (lr * g) / (sqrt(c_out) + eps);"),
+    "adam": ("m_out = beta1 * m + one_minus_beta1 * g; "
+             "v_out = (g * g) * one_minus_beta2 + beta2 * v; "
+             "w_out = w - (m_out / (sqrt(v_out) + eps_scaled)) * step_scale;"),
+}
+
+# Below this many elements a fused kernel does not pay for its dispatch (biases, tiny nets).
+MIN_FUSED_SIZE = 4096
+# Elements per block of the NumPy fallback: a block of every operand stays in the L2 cache.
+_BLOCK_BYTES = 1 << 18
+
+
+def run_formula(rule: str, xp: Any, arrays: dict[str, Any], scalars: dict[str, Any]) -> dict:
+    """Evaluate :data:`FORMULAS` ``[rule]`` as Python on arrays of ``xp``; returns the outputs.
+
+    This is how the tests check that the CuPy kernel's body computes what the portable body
+    computes, on machines without a GPU.
+    """
+    namespace: dict[str, Any] = {"sqrt": xp.sqrt, **arrays, **scalars}
+    exec(FORMULAS[rule], {"__builtins__": {}}, namespace)
+    return {name: namespace[name] for name in SIGNATURES[rule][1]}
+
+
+def use_fused(*arrays: Any) -> bool:
+    """True for C-contiguous NumPy arrays big enough for a fused kernel to pay."""
+    for a in arrays:
+        if type(a) is not np.ndarray or not a.flags.c_contiguous:
+            return False
+    return arrays[0].size >= MIN_FUSED_SIZE
+
+
+def fused_update(rule: str, arrays: tuple[Any, ...], scalars: tuple[float, ...]) -> tuple:
+    """Outputs of ``rule`` (``next_w`` then the new state) from ``arrays`` (w, dw, old state).
+
+    NumPy arrays go to the numba kernel (or the blocked NumPy fallback), CuPy arrays to the
+    ``ElementwiseKernel``. Scalars are cast to the arrays' dtype first, so float32 stays
+    float32 exactly as NumPy's rules for Python scalars do.
+    """
+    w = arrays[0]
+    typed = tuple(w.dtype.type(s) for s in scalars)
+    if type(w) is not np.ndarray:
+        outs = _cupy_kernel(rule)(*arrays, *typed)
+        return outs if isinstance(outs, tuple) else (outs,)
+    outs = tuple(np.empty_like(w) for _ in SIGNATURES[rule][1])
+    flat = [a.reshape(-1) for a in (*arrays, *outs)]
+    kernel = _numba_kernel(rule)
+    if kernel is not None:
+        kernel(*flat, *typed)
+    else:
+        _blocked_numpy(rule, flat, typed)
+    return outs
+
+
+# -- CuPy ----------------------------------------------------------------------------------
+_CUPY_KERNELS: dict[str, Any] = {}
+
+
+def _cupy_kernel(rule: str) -> Any:
+    kernel = _CUPY_KERNELS.get(rule)
+    if kernel is None:
+        import cupy
+
+        inputs, outputs, scalars = SIGNATURES[rule]
+        kernel = cupy.ElementwiseKernel(
+            ", ".join(f"T {name}" for name in (*inputs, *scalars)),
+            ", ".join(f"T {name}" for name in outputs),
+            FORMULAS[rule], f"xplayers_{rule}")
+        _CUPY_KERNELS[rule] = kernel
+    return kernel
+
+
+# -- numba ---------------------------------------------------------------------------------
+_NUMBA_KERNELS: dict[str, Callable[..., None]] | None = None
+
+
+def numba_available() -> bool:
+    """True when numba imports and ``XPLAYERS_NUMBA`` is not ``0``."""
+    return _numba_kernels() is not None
+
+
+def _numba_kernel(rule: str) -> Callable[..., None] | None:
+    kernels = _numba_kernels()
+    return None if kernels is None else kernels[rule]
+
+
+def _numba_kernels() -> dict[str, Callable[..., None]] | None:
+    global _NUMBA_KERNELS
+    if _NUMBA_KERNELS is None:
+        if os.environ.get("XPLAYERS_NUMBA", "1") == "0":
+            return None
+        try:
+            from . import _optim_numba
+        except ImportError:
+            _NUMBA_KERNELS = {}
+        else:
+            _NUMBA_KERNELS = _optim_numba.KERNELS
+    return _NUMBA_KERNELS or None
+
+
+# -- NumPy fallback ------------------------------------------------------------------------
+def _blocked_numpy(rule: str, flat: list[np.ndarray], scalars: tuple[Any, ...]) -> None:
+    """Run ``rule`` block by block with ``out=`` ufuncs; same operations as the formula."""
+    size = flat[0].size
+    block = max(1, _BLOCK_BYTES // flat[0].itemsize)
+    buf = np.empty(min(block, size), dtype=flat[0].dtype)
+    body = _NUMPY_BODIES[rule]
+    for start in range(0, size, block):
+        stop = min(start + block, size)
+        body(*(a[start:stop] for a in flat), *scalars, tmp=buf[: stop - start])
+
+
+def _sgd(w, g, w_out, lr, *, tmp):
+    np.multiply(g, lr, out=tmp)
+    np.subtract(w, tmp, out=w_out)
+
+
+def _momentum(w, g, v, w_out, v_out, mu, lr, *, tmp):
+    np.multiply(v, mu, out=v_out)
+    np.multiply(g, lr, out=tmp)
+    v_out -= tmp
+    np.add(w, v_out, out=w_out)
+
+
+def _nesterov(w, g, v, w_out, v_out, mu, lr, *, tmp):
+    _momentum(w, g, v, w_out, v_out, mu, lr, tmp=tmp)
+    np.subtract(v_out, v, out=tmp)
+    tmp *= mu
+    w_out += tmp
+
+
+def _rmsprop(w, g, c, w_out, c_out, lr, decay, one_minus_decay, eps, *, tmp):
+    np.multiply(c, decay, out=c_out)
+    np.multiply(g, g, out=tmp)
+    tmp *= one_minus_decay
+    c_out += tmp
+    np.sqrt(c_out, out=tmp)
+    tmp += eps
+    np.multiply(g, lr, out=w_out)
+    np.divide(w_out, tmp, out=tmp)
+    np.subtract(w, tmp, out=w_out)
+
+
+def _adam(w, g, m, v, w_out, m_out, v_out, beta1, one_minus_beta1, beta2, one_minus_beta2,
+          step_scale, eps_scaled, *, tmp):
+    np.multiply(m, beta1, out=m_out)
+    np.multiply(g, one_minus_beta1, out=tmp)
+    m_out += tmp
+    np.multiply(g, g, out=v_out)
+    v_out *= one_minus_beta2
+    np.multiply(v, beta2, out=tmp)
+    v_out += tmp
+    np.sqrt(v_out, out=tmp)
+    tmp += eps_scaled
+    np.divide(m_out, tmp, out=tmp)
+    tmp *= step_scale
+    np.subtract(w, tmp, out=w_out)
+
+
+_NUMPY_BODIES: dict[str, Callable[..., None]] = {
+    "sgd": _sgd,
+    "sgd_momentum": _momentum,
+    "sgd_nesterov_momentum": _nesterov,
+    "rmsprop": _rmsprop,
+    "adam": _adam,
+}
