@@ -74,8 +74,12 @@ def use_fused(*arrays: Any) -> bool:
     return arrays[0].size >= MIN_FUSED_SIZE
 
 
-def fused_update(rule: str, arrays: tuple[Any, ...], scalars: tuple[float, ...]) -> tuple:
+def fused_update(rule: str, arrays: tuple[Any, ...], scalars: tuple[float, ...],
+                 in_place: bool = False) -> tuple:
     """Outputs of ``rule`` (``next_w`` then the new state) from ``arrays`` (w, dw, old state).
+
+    With ``in_place`` the outputs are written into ``w`` and the old state arrays themselves
+    (no allocation, each byte read and written once, as ``torch.optim`` does).
 
     NumPy arrays go to the numba kernel (or the blocked NumPy fallback), CuPy arrays to the
     ``ElementwiseKernel``. Scalars are cast to the arrays' dtype first, so float32 stays
@@ -83,10 +87,13 @@ def fused_update(rule: str, arrays: tuple[Any, ...], scalars: tuple[float, ...])
     """
     w = arrays[0]
     typed = tuple(w.dtype.type(s) for s in scalars)
+    if in_place:
+        outs = (w, *arrays[2:])
+    elif type(w) is np.ndarray:
+        outs = tuple(np.empty_like(w) for _ in SIGNATURES[rule][1])
     if type(w) is not np.ndarray:
-        outs = _cupy_kernel(rule)(*arrays, *typed)
-        return outs if isinstance(outs, tuple) else (outs,)
-    outs = tuple(np.empty_like(w) for _ in SIGNATURES[rule][1])
+        result = _cupy_kernel(rule)(*arrays, *typed, *(outs if in_place else ()))
+        return result if isinstance(result, tuple) else (result,)
     flat = [a.reshape(-1) for a in (*arrays, *outs)]
     kernel = _numba_kernel(rule)
     if kernel is not None:
@@ -147,52 +154,59 @@ def _blocked_numpy(rule: str, flat: list[np.ndarray], scalars: tuple[Any, ...]) 
     """Run ``rule`` block by block with ``out=`` ufuncs; same operations as the formula."""
     size = flat[0].size
     block = max(1, _BLOCK_BYTES // flat[0].itemsize)
-    buf = np.empty(min(block, size), dtype=flat[0].dtype)
+    buf = np.empty((2, min(block, size)), dtype=flat[0].dtype)
     body = _NUMPY_BODIES[rule]
     for start in range(0, size, block):
         stop = min(start + block, size)
-        body(*(a[start:stop] for a in flat), *scalars, tmp=buf[: stop - start])
+        body(*(a[start:stop] for a in flat), *scalars, tmp=buf[0, : stop - start],
+             tmp2=buf[1, : stop - start])
 
 
-def _sgd(w, g, w_out, lr, *, tmp):
+# Each body may get its outputs aliased to its inputs (in place): an input element is read
+# before its output is written, and only ``tmp``/``tmp2`` hold intermediate values.
+def _sgd(w, g, w_out, lr, *, tmp, tmp2):
     np.multiply(g, lr, out=tmp)
     np.subtract(w, tmp, out=w_out)
 
 
-def _momentum(w, g, v, w_out, v_out, mu, lr, *, tmp):
+def _momentum(w, g, v, w_out, v_out, mu, lr, *, tmp, tmp2):
     np.multiply(v, mu, out=v_out)
     np.multiply(g, lr, out=tmp)
     v_out -= tmp
     np.add(w, v_out, out=w_out)
 
 
-def _nesterov(w, g, v, w_out, v_out, mu, lr, *, tmp):
-    _momentum(w, g, v, w_out, v_out, mu, lr, tmp=tmp)
-    np.subtract(v_out, v, out=tmp)
-    tmp *= mu
-    w_out += tmp
+def _nesterov(w, g, v, w_out, v_out, mu, lr, *, tmp, tmp2):
+    np.multiply(v, mu, out=tmp)
+    np.multiply(g, lr, out=tmp2)
+    tmp -= tmp2  # the new velocity
+    np.subtract(tmp, v, out=tmp2)
+    tmp2 *= mu
+    np.add(w, tmp, out=w_out)
+    w_out += tmp2
+    np.copyto(v_out, tmp)
 
 
-def _rmsprop(w, g, c, w_out, c_out, lr, decay, one_minus_decay, eps, *, tmp):
+def _rmsprop(w, g, c, w_out, c_out, lr, decay, one_minus_decay, eps, *, tmp, tmp2):
     np.multiply(c, decay, out=c_out)
     np.multiply(g, g, out=tmp)
     tmp *= one_minus_decay
     c_out += tmp
     np.sqrt(c_out, out=tmp)
     tmp += eps
-    np.multiply(g, lr, out=w_out)
-    np.divide(w_out, tmp, out=tmp)
+    np.multiply(g, lr, out=tmp2)
+    np.divide(tmp2, tmp, out=tmp)
     np.subtract(w, tmp, out=w_out)
 
 
 def _adam(w, g, m, v, w_out, m_out, v_out, beta1, one_minus_beta1, beta2, one_minus_beta2,
-          step_scale, eps_scaled, *, tmp):
+          step_scale, eps_scaled, *, tmp, tmp2):
     np.multiply(m, beta1, out=m_out)
     np.multiply(g, one_minus_beta1, out=tmp)
     m_out += tmp
+    np.multiply(v, beta2, out=tmp)  # before v_out is written: v_out may be v
     np.multiply(g, g, out=v_out)
     v_out *= one_minus_beta2
-    np.multiply(v, beta2, out=tmp)
     v_out += tmp
     np.sqrt(v_out, out=tmp)
     tmp += eps_scaled

@@ -3,7 +3,9 @@
 Imported only by :mod:`xplayers._optim_kernels` on first use (numba is an optional extra).
 The operations and their order are those of :data:`xplayers._optim_kernels.FORMULAS`; without
 ``fastmath`` LLVM neither reassociates nor contracts them, so results equal NumPy's bit for bit.
-Arguments are 1-d views (inputs, then outputs, then scalars of the arrays' dtype).
+Arguments are 1-d views (inputs, then outputs, then scalars of the arrays' dtype); an output
+may be the very array of its input (``config['in_place']``): every element is read before it
+is written.
 """
 
 from __future__ import annotations
@@ -33,9 +35,10 @@ def _momentum(w, g, v, w_out, v_out, mu, lr):
 @_jit
 def _nesterov(w, g, v, w_out, v_out, mu, lr):
     for i in range(w.size):
-        vi = mu * v[i] - lr * g[i]
+        v_prev = v[i]
+        vi = mu * v_prev - lr * g[i]
         v_out[i] = vi
-        w_out[i] = (w[i] + vi) + mu * (vi - v[i])
+        w_out[i] = (w[i] + vi) + mu * (vi - v_prev)
 
 
 @_jit
