@@ -4,8 +4,8 @@ A step is forward + backward + an update of every parameter (SGD, SGD with momen
 in float32, exactly as the Solver runs it (``model.loss(X, y)``, then the update rule on each
 parameter with a copy of its config, then ``float(loss)`` for the loss history); with
 ``--in-place`` the rules get ``config['in_place'] = True`` (no allocation per update).
-The PyTorch side is the equivalent ``nn.Sequential`` (Linear / BatchNorm1d / ReLU / Dropout, or for the conv net Conv2d / ReLU /
-MaxPool2d / Flatten / Linear), ``F.cross_entropy``,
+The PyTorch side is the equivalent ``nn.Sequential`` (Linear / BatchNorm1d / ReLU / Dropout,
+or for the conv net Conv2d / ReLU / MaxPool2d / Flatten / Linear), ``F.cross_entropy``,
 ``torch.optim.SGD`` / ``SGD(momentum=0.9)`` / ``Adam`` with ``zero_grad(set_to_none=True)`` and
 ``loss.item()``. Both start from
 the same weights and cycle through the same few minibatches, which already live on the device.
