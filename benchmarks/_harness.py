@@ -157,20 +157,26 @@ def summary(times: dict[str, list[float]]) -> dict[str, Any]:
     return out
 
 
-def matmul_floor(shapes: Iterable[tuple[tuple[int, int], tuple[int, int]]],
+def matmul_floor(products: Iterable[tuple[tuple[int, int], tuple[int, int], str]],
                  dtype: Any = np.float32, seed: int = 0) -> Callable[[int], None]:
-    """A step that runs just the matrix products ``(m, k) @ (k, n)`` of ``shapes``, each into
-    a preallocated output: the floor under a compute-bound layer or training step."""
+    """A step that runs just the matrix products ``(m, k) @ (k, n)`` of ``products``, each into
+    a preallocated output: the floor under a compute-bound layer or training step.
+
+    The third item of each product says which operands are transposed views of C arrays, as
+    in the layer itself (``""``, ``"a"``, ``"b"`` or ``"ab"``): BLAS speed depends on it.
+    """
     rng = np.random.default_rng(seed)
-    products = []
-    for (m, k), (k2, n) in shapes:
+    prepared = []
+    for (m, k), (k2, n), transposed in products:
         if k != k2:
             raise ValueError(f"inner dimensions differ: ({m}, {k}) @ ({k2}, {n})")
-        products.append((rng.standard_normal((m, k), dtype=dtype),
-                         rng.standard_normal((k, n), dtype=dtype), np.empty((m, n), dtype)))
+        a = rng.standard_normal((k, m) if "a" in transposed else (m, k), dtype=dtype)
+        b = rng.standard_normal((n, k) if "b" in transposed else (k, n), dtype=dtype)
+        prepared.append((a.T if "a" in transposed else a, b.T if "b" in transposed else b,
+                         np.empty((m, n), dtype)))
 
     def step(i: int) -> None:
-        for a, b, out in products:
+        for a, b, out in prepared:
             np.matmul(a, b, out=out)
 
     return step

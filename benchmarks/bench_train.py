@@ -244,22 +244,24 @@ def _torch_conv_layers(case: Case, params: dict[str, np.ndarray]) -> list[Any]:
 
 
 # -- floor and memory ----------------------------------------------------------------------
-def layer_products(case: Case) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    """The matrix products of one training step: per layer ``X @ W``, ``X.T @ dZ`` and (all
-    but the first layer) ``dZ @ W.T``; a conv layer as its im2col products."""
+def layer_products(case: Case) -> list[tuple[tuple[int, int], tuple[int, int], str]]:
+    """The matrix products of one training step, with the operands' layouts of the layers:
+    per layer ``X @ W``, ``X.T @ dZ`` and (all but the first layer) ``dZ @ W.T``; the conv
+    layer as its im2col products ``W @ cols`` and ``cols @ dZ.T`` (no ``dx`` for the input)."""
     n = case.batch_size
-    products = []
+    products: list[tuple[tuple[int, int], tuple[int, int], str]] = []
     dims = list(case.dims)
     if case.image:
         c, h, w = case.image
-        k = c * case.filter_size**2
-        pixels = n * h * w  # 'same' padding, stride 1
-        products += [((case.filters, k), (k, pixels)), ((case.filters, pixels), (pixels, k))]
+        k = c * case.filter_size**2 + 1  # the bias rides along as a row of ones
+        pixels = n * h * (w + case.filter_size - 1)  # rows read at the padded width
+        products += [((case.filters, k), (k, pixels), ""), ((k, pixels), (pixels, case.filters),
+                                                          "b")]
         dims[0] = case.filters * (h // 2) * (w // 2)  # after the 2x2 pool
     for i, (d_in, d_out) in enumerate(itertools.pairwise(dims)):
-        products += [((n, d_in), (d_in, d_out)), ((d_in, n), (n, d_out))]
+        products += [((n, d_in), (d_in, d_out), ""), ((d_in, n), (n, d_out), "a")]
         if i > 0 or case.image:
-            products.append(((n, d_out), (d_out, d_in)))
+            products.append(((n, d_out), (d_out, d_in), "b"))
     return products
 
 

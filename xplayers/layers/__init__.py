@@ -6,7 +6,7 @@ and returns arrays of that backend, on the same device, in the same floating dty
 
 from .affine import affine_backward, affine_forward
 from .batchnorm import batchnorm_backward, batchnorm_backward_alt, batchnorm_forward
-from .conv import conv_backward, conv_forward
+from .conv import conv_backward, conv_forward, set_blas_threads
 from .dropout import dropout_backward, dropout_forward
 from .layernorm import layernorm_backward, layernorm_forward
 from .losses import softmax_loss, svm_loss
@@ -35,6 +35,7 @@ __all__ = [
     "max_pool_forward",
     "relu_backward",
     "relu_forward",
+    "set_blas_threads",
     "softmax_loss",
     "spatial_batchnorm_backward",
     "spatial_batchnorm_forward",
