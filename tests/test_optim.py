@@ -416,16 +416,17 @@ def _random_state(rng, name, dtype):
 
 @pytest.fixture(params=["numba", "numpy"])
 def fused_engine(request, monkeypatch):
-    """Run the fused NumPy update with the numba kernels, then with the blocked NumPy bodies."""
+    """Run the fused NumPy update with the numba kernels (opted in), then with the blocked
+    NumPy bodies (the default)."""
     from xplayers import _optim_kernels
 
     if request.param == "numba":
         pytest.importorskip("numba")
         monkeypatch.setattr(_optim_kernels, "_NUMBA_KERNELS", None)
-        monkeypatch.delenv("XPLAYERS_NUMBA", raising=False)
+        monkeypatch.setenv("XPLAYERS_NUMBA", "1")
         assert _optim_kernels.numba_available()
     else:
-        monkeypatch.setattr(_optim_kernels, "_NUMBA_KERNELS", {})
+        monkeypatch.delenv("XPLAYERS_NUMBA", raising=False)
         assert not _optim_kernels.numba_available()
     return request.param
 
