@@ -132,21 +132,3 @@ def test_fast_path_gradients(rng, groups) -> None:
 
             err = rel_error(grad, eval_numerical_gradient_array(f, at.copy(), dout))
             assert err < 1e-6, f"{forward.__name__} argument {i}: relative error {err:.1e}"
-
-
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_blocked_group_norm_matches_portable_over_several_blocks(rng, monkeypatch, dtype):
-    # Blocks of 2 examples over 5: the last block is partial.
-    n, c, h, w, groups = 5, 6, 4, 5, 3
-    monkeypatch.setattr(_norm_numpy, "BLOCK_BYTES", 2 * c * h * w * np.dtype(dtype).itemsize)
-    x = (1.0 + 2.0 * rng.standard_normal((n, c, h, w))).astype(dtype)
-    gamma, beta = (rng.standard_normal((1, c, 1, 1)).astype(dtype) for _ in range(2))
-    dout = rng.standard_normal((n, c, h, w)).astype(dtype)
-    out, cache = spatial_groupnorm_forward(x, gamma, beta, groups)
-    fast = [out, *spatial_groupnorm_backward(dout, cache)]
-    monkeypatch.setattr(_norm_numpy, "layout", lambda x, axes: None)
-    out, cache = spatial_groupnorm_forward(x, gamma, beta, groups)
-    slow = [out, *spatial_groupnorm_backward(dout, cache)]
-    for got, want in zip(fast, slow, strict=True):
-        assert got.dtype == want.dtype and got.shape == want.shape
-        assert_close(got, want, **_tolerance(dtype))

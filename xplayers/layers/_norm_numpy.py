@@ -16,8 +16,6 @@ from typing import Any
 
 import numpy as np
 
-# Bytes of each operand per block of examples in the blocked passes: they stay in the L2 cache.
-BLOCK_BYTES = 1 << 18
 # Below this many elements per row, row-wise reductions cost more in loop overhead than the
 # portable body's reductions.
 _MIN_ROW = 16
@@ -92,7 +90,7 @@ def combine(dout: np.ndarray, xhat: np.ndarray, a: np.ndarray, b: np.ndarray,
     (the products go a block of examples at a time through a small buffer)."""
     n, ch, r = dout.shape
     dx = np.empty_like(dout)
-    block = max(1, BLOCK_BYTES // max(1, ch * r * dout.itemsize))
+    block = max(1, (1 << 18) // max(1, ch * r * dout.itemsize))
     scratch = np.empty((min(block, n), ch, r), dtype=dout.dtype)
 
     def rows(coef: np.ndarray, start: int, stop: int) -> np.ndarray:
@@ -106,107 +104,3 @@ def combine(dout: np.ndarray, xhat: np.ndarray, a: np.ndarray, b: np.ndarray,
         np.multiply(dout[start:stop], rows(a, start, stop), out=part)
         out += part
     return dx
-
-
-def group_norm_forward(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, groups: int,
-                       eps: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Spatial group norm's forward, a cache-sized block of examples at a time.
-
-    Parameters
-    ----------
-    x : C-contiguous ndarray, shape (N, C, H, W)
-    gamma, beta : ndarrays, shape (1, C, 1, 1)
-    groups : int, dividing C
-    eps : float
-
-    Returns
-    -------
-    out : ndarray, shape (N, C, H, W)
-    xhat : ndarray, shape (N, G, C // G, H, W)
-    inv_std : ndarray, shape (N, G, 1, 1, 1)
-
-    Each example's statistics are its own, so every pass of :func:`normalize` and the scale
-    and shift run on a block while it is in the cache: main memory sees ``x`` read once and
-    ``xhat`` and ``out`` written once. Same operations, so same numbers, as
-    :func:`normalize` followed by ``gamma * xhat + beta``.
-    """
-    n, c, h, w = x.shape
-    size = c // groups
-    row = size * h * w
-    xhat = np.empty((n, groups, size, h, w), dtype=x.dtype)
-    out = np.empty_like(x)
-    inv_std = np.empty((n, groups), dtype=x.dtype)
-    x3, xhat3 = x.reshape(n, groups, row), xhat.reshape(n, groups, row)
-    out4 = out.reshape(n, groups, size, h * w)
-    gamma4 = np.reshape(gamma, (1, groups, size, 1))
-    beta4 = np.reshape(beta, (1, groups, size, 1))
-    block = max(1, BLOCK_BYTES // max(1, c * h * w * x.itemsize))
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        xb, xhat_b = x3[start:stop], xhat3[start:stop]
-        mean = xb.sum(axis=2, keepdims=True) / row
-        np.subtract(xb, mean, out=xhat_b)
-        var = np.vecdot(xhat_b, xhat_b)[..., None] / row
-        inv = 1.0 / np.sqrt(var + eps)
-        xhat_b *= inv
-        inv_std[start:stop] = inv[..., 0]
-        out_b = out4[start:stop]
-        np.multiply(gamma4, xhat_b.reshape(stop - start, groups, size, h * w), out=out_b)
-        out_b += beta4
-    return out, xhat, inv_std.reshape(n, groups, 1, 1, 1)
-
-
-def group_norm_backward(dout: np.ndarray, xhat: np.ndarray, inv_std: np.ndarray,
-                        gamma: np.ndarray, groups: int) -> tuple[np.ndarray, np.ndarray,
-                                                                  np.ndarray]:
-    """Spatial group norm's backward, a cache-sized block of examples at a time.
-
-    Parameters
-    ----------
-    dout : ndarray, shape (N, C, H, W)
-    xhat : ndarray, N*C*H*W elements in (N, C, H, W) order
-    inv_std : ndarray, N*G elements
-    gamma : ndarray, C elements
-    groups : int
-
-    Returns
-    -------
-    dx : ndarray, shape (N, C, H*W)
-    dgamma, dbeta : ndarrays, shape (C,)
-
-    The same sums and closed form ``dx = a * dout + b * xhat + c`` as the two-pass version
-    (see ``spatial_norm._numpy_backward``), but each block's sums, coefficients and ``dx``
-    are made while the block is in the cache: ``dout`` and ``xhat`` are read from main memory
-    once, ``dx`` written once.
-    """
-    n, c = dout.shape[:2]
-    d3 = np.reshape(dout, (n, c, -1))
-    x3 = np.reshape(xhat, (n, c, -1))
-    size = c // groups
-    m = size * d3.shape[2]
-    gamma2 = np.reshape(gamma, (1, c))
-    inv = np.reshape(inv_std, (n, groups))
-    dx = np.empty(d3.shape, dtype=dout.dtype)
-    s1 = np.empty((n, c), dtype=dout.dtype)
-    s2 = np.empty((n, c), dtype=dout.dtype)
-    block = max(1, BLOCK_BYTES // max(1, c * d3.shape[2] * dout.itemsize))
-    scratch = np.empty((min(block, n), *d3.shape[1:]), dtype=dout.dtype)
-    for start in range(0, n, block):
-        stop = min(start + block, n)
-        k = stop - start
-        db, xb, out = d3[start:stop], x3[start:stop], dx[start:stop]
-        s1b, s2b = db.sum(axis=2), np.vecdot(db, xb)
-        s1[start:stop], s2[start:stop] = s1b, s2b
-        mean_dxhat = np.reshape(gamma2 * s1b, (k, groups, size)).sum(axis=2) / m
-        mean_dxhat_xhat = np.reshape(gamma2 * s2b, (k, groups, size)).sum(axis=2) / m
-        inv_b = inv[start:stop]
-        # Per group (k, G) -> per channel (k, C): each group's value for its C // G channels.
-        a = np.repeat(inv_b, size, axis=1) * gamma2
-        b = -np.repeat(inv_b * mean_dxhat_xhat, size, axis=1)
-        shift = -np.repeat(inv_b * mean_dxhat, size, axis=1)
-        np.multiply(xb, b[..., None], out=out)
-        out += shift[..., None]
-        part = scratch[:k]
-        np.multiply(db, a[..., None], out=part)
-        out += part
-    return dx, s2.sum(axis=0), s1.sum(axis=0)

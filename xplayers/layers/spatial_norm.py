@@ -175,12 +175,7 @@ def spatial_groupnorm_forward(
         )
     eps = (gn_param or {}).get("eps", 1e-5)
     axes = (2, 3, 4)
-    x5 = xp.reshape(x, (n, groups, c // groups, h, w))
-    if (type(x) is np.ndarray and x.flags.c_contiguous
-            and _norm_numpy.layout(x5, axes) is not None):
-        out, xhat, inv_std = _norm_numpy.group_norm_forward(x, gamma4, beta4, groups, eps)
-        return out, SpatialNormCache(xhat, inv_std, gamma4, tuple(gamma.shape), axes, True)
-    xhat, inv_std, _, _ = normalize(xp, x5, axes, eps)
+    xhat, inv_std, _, _ = normalize(xp, xp.reshape(x, (n, groups, c // groups, h, w)), axes, eps)
     out = gamma4 * xp.reshape(xhat, (n, c, h, w))
     out += beta4
     return out, SpatialNormCache(xhat, inv_std, gamma4, tuple(gamma.shape), axes, True)
@@ -236,24 +231,30 @@ def _numpy_backward(
     """
     xhat, inv_std, gamma4, gamma_shape, axes, batch_stats = cache
     n, c = x_shape[:2]
-    if axes != _CHANNEL_AXES:  # group norm: statistics per example, blocks of examples
-        dx, dgamma, dbeta = _norm_numpy.group_norm_backward(dout, xhat, inv_std, gamma4,
-                                                            inv_std.shape[1])
-        return (np.reshape(dx, x_shape), np.reshape(dgamma, gamma_shape),
-                np.reshape(dbeta, gamma_shape))
     d3 = np.reshape(dout, (n, c, -1))
     x3 = np.reshape(xhat, (n, c, -1))
     s1, s2 = d3.sum(axis=2), np.vecdot(d3, x3)  # (N, C)
     dbeta, dgamma = s1.sum(axis=0), s2.sum(axis=0)
     gamma = np.reshape(gamma4, (1, c))
-    # batch norm: one statistic per channel, over N, H and W
-    inv = np.reshape(inv_std, (1, c))
-    a = gamma * inv
-    if batch_stats:
-        m = n * d3.shape[2]
-        b, shift = -a * dgamma / m, -a * dbeta / m
-    else:  # test mode: the running statistics are constants
-        b = shift = np.zeros_like(a)
+    if axes == _CHANNEL_AXES:  # batch norm: one statistic per channel, over N, H and W
+        inv = np.reshape(inv_std, (1, c))
+        a = gamma * inv
+        if batch_stats:
+            m = n * d3.shape[2]
+            b, shift = -a * dgamma / m, -a * dbeta / m
+        else:  # test mode: the running statistics are constants
+            b = shift = np.zeros_like(a)
+    else:  # group norm: one statistic per example and group of C // G channels
+        groups = inv_std.shape[1]
+        size = c // groups
+        m = size * d3.shape[2]
+        mean_dxhat = np.reshape(gamma * s1, (n, groups, size)).sum(axis=2) / m
+        mean_dxhat_xhat = np.reshape(gamma * s2, (n, groups, size)).sum(axis=2) / m
+        inv = np.reshape(inv_std, (n, groups))
+        # Per group (N, G) -> per channel (N, C): each group's value for its C // G channels.
+        a = np.repeat(inv, size, axis=1) * gamma
+        b = -np.repeat(inv * mean_dxhat_xhat, size, axis=1)
+        shift = -np.repeat(inv * mean_dxhat, size, axis=1)
     dx = _norm_numpy.combine(d3, x3, a[..., None], b[..., None], shift[..., None])
     return (np.reshape(dx, x_shape), np.reshape(dgamma, gamma_shape),
             np.reshape(dbeta, gamma_shape))
