@@ -97,10 +97,13 @@ def fused_update(rule: str, arrays: tuple[Any, ...], scalars: tuple[float, ...],
     if type(w) is not np.ndarray:
         result = _cupy_kernel(rule)(*arrays, *typed, *(outs if in_place else ()))
         return result if isinstance(result, tuple) else (result,)
+    kernels = _numba_kernels()
+    if kernels is not None and in_place:
+        kernels[1][rule](*(a.reshape(-1) for a in arrays), *typed)
+        return outs
     flat = [a.reshape(-1) for a in (*arrays, *outs)]
-    kernel = _numba_kernel(rule)
-    if kernel is not None:
-        kernel(*flat, *typed)
+    if kernels is not None:
+        kernels[0][rule](*flat, *typed)
     else:
         _blocked_numpy(rule, flat, typed)
     return outs
@@ -125,7 +128,8 @@ def _cupy_kernel(rule: str) -> Any:
 
 
 # -- numba ---------------------------------------------------------------------------------
-_NUMBA_KERNELS: dict[str, Callable[..., None]] | None = None
+Kernels = dict[str, Callable[..., None]]
+_NUMBA_KERNELS: tuple[Kernels, Kernels] | tuple[()] | None = None
 
 
 def numba_available() -> bool:
@@ -133,12 +137,8 @@ def numba_available() -> bool:
     return _numba_kernels() is not None
 
 
-def _numba_kernel(rule: str) -> Callable[..., None] | None:
-    kernels = _numba_kernels()
-    return None if kernels is None else kernels[rule]
-
-
-def _numba_kernels() -> dict[str, Callable[..., None]] | None:
+def _numba_kernels() -> tuple[Kernels, Kernels] | None:
+    """The (out-of-place, in-place) numba kernels, or None when off or numba is missing."""
     global _NUMBA_KERNELS
     if os.environ.get("XPLAYERS_NUMBA") != "1":
         return None
@@ -146,9 +146,9 @@ def _numba_kernels() -> dict[str, Callable[..., None]] | None:
         try:
             from . import _optim_numba
         except ImportError:
-            _NUMBA_KERNELS = {}
+            _NUMBA_KERNELS = ()
         else:
-            _NUMBA_KERNELS = _optim_numba.KERNELS
+            _NUMBA_KERNELS = (_optim_numba.KERNELS, _optim_numba.IN_PLACE_KERNELS)
     return _NUMBA_KERNELS or None
 
 
