@@ -70,6 +70,15 @@ def _cupy() -> Backend:
     return Backend("cupy", xp_cupy, "cuda:0")
 
 
+def _torch_cuda() -> Backend:
+    import array_api_compat.torch as xp_torch
+    import torch
+
+    if not torch.cuda.is_available():
+        pytest.skip("PyTorch sees no CUDA GPU")
+    return Backend("torch_cuda", xp_torch, "cuda:0")
+
+
 def _has(module: str) -> bool:
     return importlib.util.find_spec(module) is not None
 
@@ -90,6 +99,14 @@ def backend_params() -> list[Any]:
             _torch,
             id="torch",
             marks=pytest.mark.skipif(not _has("torch"), reason="PyTorch is not installed"),
+        ),
+        pytest.param(
+            _torch_cuda,
+            id="torch_cuda",
+            marks=[
+                pytest.mark.gpu,
+                pytest.mark.skipif(not _has("torch"), reason="PyTorch is not installed"),
+            ],
         ),
         pytest.param(
             _cupy,

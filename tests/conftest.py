@@ -5,12 +5,21 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from backends import Backend, backend_params
+from kernel_emulation import EmulatedKernels, build, compiler
 
 
 @pytest.fixture(params=backend_params())
 def backend(request: pytest.FixtureRequest) -> Backend:
     """NumPy always; array_api_strict on a non-default device; PyTorch; CuPy on a GPU."""
     return request.param()
+
+
+@pytest.fixture(scope="session")
+def emulated(tmp_path_factory: pytest.TempPathFactory) -> EmulatedKernels:
+    """The CUDA kernel source built for the CPU once per test run (under pytest's tmp dir)."""
+    if compiler() is None:
+        pytest.skip("no C++ compiler (g++ or c++) on PATH: the kernels' CPU emulation needs one")
+    return build(tmp_path_factory.mktemp("cuda_emulation"))
 
 
 @pytest.fixture
@@ -20,7 +29,10 @@ def rng() -> np.random.Generator:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Tag GPU tests in the JUnit report, so ci/gpu_suite.sh can count them apart."""
+    """Tag GPU tests in the JUnit report, so ci/gpu_suite.sh can count them apart: ``torch``
+    for the PyTorch CUDA backend, ``cupy`` for every other GPU test (all of them need CuPy)."""
     for item in items:
         if item.get_closest_marker("gpu") is not None:
-            item.user_properties.append(("gpu", "1"))
+            callspec = getattr(item, "callspec", None)
+            torch_cuda = callspec is not None and "torch_cuda" in callspec.id.split("-")
+            item.user_properties.append(("gpu", "torch" if torch_cuda else "cupy"))

@@ -17,6 +17,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_train_writes_report_and_model_then_evaluate(tmp_path, capsys):
+    pytest.importorskip("sklearn")  # the digits data set
     report, model = tmp_path / "report.json", tmp_path / "model.npz"
     status = main(["train", "--epochs", "4", "--quiet", "--device", "cpu",
                    "--report", str(report), "--save", str(model)])
@@ -40,6 +41,7 @@ def test_train_writes_report_and_model_then_evaluate(tmp_path, capsys):
 
 
 def test_train_variants(tmp_path):
+    pytest.importorskip("sklearn")  # the digits data set
     for extra in (["--model", "two_layer", "--hidden-dims", "32", "--optimizer", "sgd_momentum",
                    "--lr", "0.05"],
                   ["--normalization", "layernorm", "--dropout", "0.2",
@@ -52,6 +54,7 @@ def test_train_variants(tmp_path):
 
 
 def test_seeded_run_with_dropout_repeats(tmp_path):
+    pytest.importorskip("sklearn")  # the digits data set
     reports = []
     for seed in (3, 3, 4):
         report = tmp_path / f"r{len(reports)}.json"
@@ -64,6 +67,7 @@ def test_seeded_run_with_dropout_repeats(tmp_path):
 
 @pytest.mark.slow
 def test_conv_model_trains_on_digits(tmp_path):
+    pytest.importorskip("sklearn")  # the digits data set
     report = tmp_path / "r.json"
     assert main(["train", "--model", "conv", "--epochs", "2", "--quiet", "--device", "cpu",
                  "--report", str(report)]) == 0
@@ -71,6 +75,7 @@ def test_conv_model_trains_on_digits(tmp_path):
 
 
 def test_plot_is_written(tmp_path):
+    pytest.importorskip("sklearn")  # the digits data set
     pytest.importorskip("matplotlib")
     plot = tmp_path / "curves.png"
     assert main(["train", "--epochs", "1", "--quiet", "--device", "cpu",
@@ -91,6 +96,7 @@ def test_errors_are_reported_with_status_2(tmp_path, capsys):
 
 @pytest.mark.slow
 def test_python_dash_m_entry_point(tmp_path):
+    pytest.importorskip("sklearn")  # the digits data set
     report = tmp_path / "r.json"
     env = {**os.environ, "PYTHONPATH": str(REPO), "XPLAYERS_DEVICE": "cpu"}
     result = subprocess.run([sys.executable, "-m", "xplayers", "train", "--epochs", "2",
@@ -111,6 +117,7 @@ def test_diverged_training_is_a_clean_error(capsys):
 
 
 def test_evaluate_conv_model_saved_from_python(tmp_path, capsys):
+    pytest.importorskip("sklearn")  # the digits data set
     from xplayers.models import ThreeLayerConvNet
 
     path = tmp_path / "conv.npz"
@@ -122,6 +129,7 @@ def test_evaluate_conv_model_saved_from_python(tmp_path, capsys):
 
 
 def test_written_files_get_ordinary_permissions(tmp_path):
+    pytest.importorskip("sklearn")  # the digits data set
     old = os.umask(0o022)
     try:
         report, model = tmp_path / "r.json", tmp_path / "m.npz"

@@ -37,6 +37,7 @@ def test_training_rises_well_above_chance(blobs):
 
 @pytest.mark.slow
 def test_digits_reach_high_test_accuracy():
+    pytest.importorskip("sklearn")  # the digits data set
     data = load_digits(seed=0)
     model = FullyConnectedNet([64], input_dim=64, num_classes=10, weight_scale=0.05,
                               normalization="batchnorm", init_seed=0)

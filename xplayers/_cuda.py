@@ -1,22 +1,100 @@
 """Lazy CuPy import and an honest answer to "can this process use a GPU?".
 
-CuPy can import fine on a machine with no driver and fail only at the first
-allocation, so usability means: CuPy imports, reports a device, and a tiny
-kernel on that device runs and returns.
+CuPy can import fine on a machine with no driver and fail only at the first allocation, so
+usability means: the driver library loads, CuPy imports and reports a device, a tiny kernel
+(compiled by NVRTC) runs and returns, and cuRAND loads. When one fails, the reason names the
+cause: CuPy not installed, no NVIDIA driver, a driver too old for this CuPy, no GPU, or which
+CUDA library is missing.
 """
 
 from __future__ import annotations
 
+import ctypes
 import functools
 import logging
+import re
+import sys
 from types import ModuleType
+from typing import Any
 
 logger = logging.getLogger("xplayers")
 
 INSTALL_HINT = (
-    "install the CuPy wheel that matches your CUDA driver: "
-    "pip install 'xplayers[cuda12]' or 'xplayers[cuda13]'"
+    "install CuPy with the CUDA libraries it loads (NVRTC, cuRAND, cuBLAS) for your driver: "
+    "pip install 'xplayers[cuda12]' or 'xplayers[cuda13]' (CuPy's [ctk] extra)"
 )
+NO_DRIVER = (
+    "no NVIDIA driver: the CUDA driver library (libcuda) was not found; install the NVIDIA "
+    "driver, or use the CPU"
+)
+NO_GPU = "the NVIDIA driver reports no GPU (none installed, or hidden by CUDA_VISIBLE_DEVICES)"
+
+_DRIVER_LIBRARIES = ("nvcuda.dll",) if sys.platform == "win32" else ("libcuda.so.1", "libcuda.so")
+# "libnvrtc.so.12: cannot open shared object file", "nvrtc64_120_0.dll", "libcurand.so.10"...
+_LIBRARY_NAME = re.compile(r"\b((?:lib)?(?:cu|nv)\w*?\.so(?:\.[\d.]+)?|(?:cu|nv)\w+\.dll)\b")
+
+
+def _driver_library_found() -> bool:
+    """True when the CUDA driver library (libcuda / nvcuda.dll) can be loaded."""
+    for name in _DRIVER_LIBRARIES:
+        try:
+            ctypes.CDLL(name)
+        except OSError:
+            continue
+        return True
+    return False
+
+
+def _cuda_version(number: int) -> str:
+    return f"{number // 1000}.{number % 1000 // 10}"
+
+
+def explain_cuda_error(exc: BaseException, cupy: Any = None) -> str:
+    """Say which of the usual causes a CUDA/CuPy failure has, with what to do about it.
+
+    Tells apart a missing CUDA library (named), a driver too old for this CuPy (with both
+    CUDA versions when ``cupy`` can report them) and no GPU; anything else is quoted.
+    """
+    text = f"{type(exc).__name__}: {exc}"
+    missing = _LIBRARY_NAME.search(text)
+    if missing and ("cannot open" in text or "not found" in text or "failed to load" in text
+                    or isinstance(exc, (ImportError, OSError))):
+        return f"a CUDA library is missing: {missing.group(1)} ({text}); {INSTALL_HINT}"
+    if "InsufficientDriver" in text or "driver version is insufficient" in text:
+        versions = ""
+        try:
+            driver = cupy.cuda.runtime.driverGetVersion()
+            runtime = cupy.cuda.runtime.runtimeGetVersion()
+            versions = (f": the driver supports CUDA {_cuda_version(driver)}, this CuPy needs "
+                        f"CUDA {_cuda_version(runtime)}")
+        except Exception:  # cupy absent or the query itself fails: say what we know
+            pass
+        return (f"the NVIDIA driver is too old for this CuPy{versions} ({text}); update the "
+                "driver, or install the CuPy for an older CUDA: pip install 'xplayers[cuda12]'")
+    if "NoDevice" in text or "no CUDA-capable device" in text:
+        return f"{NO_GPU} ({text})"
+    return f"CuPy is installed but no CUDA device answered ({text}); check the NVIDIA driver"
+
+
+def probe_cupy(cupy: Any, driver_found: Any = _driver_library_found) -> tuple[bool, str]:
+    """Whether ``cupy`` can run work here: driver, a device, a kernel, a random draw.
+
+    ``driver_found`` (a callable returning bool) is the driver-library check; tests pass
+    fakes for both arguments.
+    """
+    if not driver_found():
+        return False, NO_DRIVER
+    try:
+        count = int(cupy.cuda.runtime.getDeviceCount())
+        if count < 1:
+            return False, NO_GPU
+        probe = cupy.arange(4, dtype=cupy.float32) * 2  # compiles a kernel: needs NVRTC
+        if float(probe.sum()) != 12.0:
+            return False, "CuPy is installed but a test kernel returned a wrong result"
+        cupy.random.default_rng(0).random(1)  # loads cuRAND, which seeded dropout uses
+    except Exception as exc:
+        return False, explain_cuda_error(exc, cupy)
+    return True, f"CuPy {cupy.__version__} with {count} CUDA device(s)"
 
 
 @functools.cache
@@ -26,29 +104,20 @@ def cuda_status() -> tuple[bool, str]:
     Returns
     -------
     usable : bool
-        True when CuPy imports and a CUDA device ran a small kernel.
+        True when CuPy imports, a CUDA device ran a small kernel and cuRAND loaded.
     reason : str
-        A one-line explanation (what was found, or why the GPU is unusable).
+        A one-line explanation: what was found, or why the GPU is unusable (CuPy not
+        installed, no NVIDIA driver, driver too old, no GPU, a CUDA library missing).
     """
     try:
         import cupy
     except ImportError as exc:
-        return False, f"CuPy is not installed ({exc}); {INSTALL_HINT}"
+        if getattr(exc, "name", None) == "cupy" or "No module named 'cupy'" in str(exc):
+            return False, f"CuPy is not installed ({exc}); {INSTALL_HINT}"
+        return False, f"CuPy failed to import: {explain_cuda_error(exc)}"
     except Exception as exc:  # a broken CUDA install can raise anything at import
-        return False, f"CuPy failed to import ({type(exc).__name__}: {exc}); {INSTALL_HINT}"
-    try:
-        count = cupy.cuda.runtime.getDeviceCount()
-        if count < 1:
-            return False, "CuPy is installed but reports no CUDA device"
-        probe = cupy.arange(4, dtype=cupy.float32) * 2
-        if float(probe.sum()) != 12.0:
-            return False, "CuPy is installed but a test kernel returned a wrong result"
-    except Exception as exc:
-        return False, (
-            "CuPy is installed but no CUDA device answered "
-            f"({type(exc).__name__}: {exc}); check the NVIDIA driver and CUDA version"
-        )
-    return True, f"CuPy {cupy.__version__} with {count} CUDA device(s)"
+        return False, f"CuPy failed to import: {explain_cuda_error(exc)}"
+    return probe_cupy(cupy)
 
 
 def cuda_available() -> bool:

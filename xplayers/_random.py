@@ -76,7 +76,50 @@ def uniform_like(x: Any, xp: ModuleType, seed: int | RandomStream | None = None)
             return _draw(_cupy_rng(x.device.id), x, xp)
         if not _on_gpu_torch(x):
             return _draw(_host_rng, x, xp)
+    elif is_cupy_array(x):
+        # A cuRAND generator per call would set up its many states at every step.
+        import cupy
+
+        with cupy.cuda.Device(x.device.id):
+            return counter_uniform(cupy, tuple(x.shape), x.dtype, seed)
     return _draw(_new_generator(x, seed), x, xp)
+
+
+_GOLDEN = 0x9E3779B97F4A7C15
+_MIX = (0xBF58476D1CE4E5B9, 0x94D049BB133111EB)
+
+
+def _splitmix64(value: int) -> int:
+    """SplitMix64's output for ``value``: a 64-bit hash of an integer, on the host."""
+    z = (value + _GOLDEN) % 2**64
+    z = ((z ^ (z >> 30)) * _MIX[0]) % 2**64
+    z = ((z ^ (z >> 27)) * _MIX[1]) % 2**64
+    return z ^ (z >> 31)
+
+
+def counter_uniform(module: ModuleType, shape: tuple[int, ...], dtype: Any, seed: int) -> Any:
+    """``U[0, 1)`` samples from a counter-based generator: element ``i`` is a hash of (seed, i).
+
+    SplitMix64's finaliser of ``mix(seed) + (i + 1) * 2^64/phi`` (mod 2^64); its top bits,
+    as many as ``dtype`` has mantissa bits, scaled to ``[0, 1)``. Nothing is set up and no state
+    kept, so a seeded draw costs a few elementwise passes and repeats exactly. ``module`` is
+    ``numpy`` or ``cupy`` (the draw happens where its arrays live).
+    """
+    u64 = module.uint64
+    count = 1
+    for size in shape:
+        count *= int(size)
+    z = module.arange(1, count + 1, dtype=u64)
+    z *= u64(_GOLDEN)
+    z += u64(_splitmix64(int(seed)))  # seeds start at unrelated points of the sequence
+    for shift, factor in zip((30, 27), _MIX, strict=True):
+        z ^= z >> u64(shift)
+        z *= u64(factor)
+    z ^= z >> u64(31)
+    bits = min(np.finfo(dtype).nmant + 1, 53)
+    top = (z >> u64(64 - bits)).astype(dtype)  # < 2^bits: exact in dtype
+    top *= np.dtype(dtype).type(2.0**-bits)
+    return top.reshape(shape)
 
 
 def _on_gpu_torch(x: Any) -> bool:

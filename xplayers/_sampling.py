@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from .backend import get_array_module, is_cupy_array
-from .devices import to_device
+from .devices import cuda_index, to_device
 
 # Keep at most this fraction of the GPU's free memory for the data sets themselves.
 _GPU_MEMORY_FRACTION = 0.5
@@ -19,8 +19,7 @@ def fits_on_device(arrays: list[Any], device: str) -> bool:
         return True
     import cupy
 
-    index = int(device.split(":")[1]) if ":" in device else 0
-    with cupy.cuda.Device(index):
+    with cupy.cuda.Device(cuda_index(device)):
         free, _ = cupy.cuda.runtime.memGetInfo()
     return sum(int(a.nbytes) for a in arrays) < _GPU_MEMORY_FRACTION * free
 

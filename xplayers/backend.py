@@ -1,17 +1,20 @@
-"""Which array library an array belongs to, which device it lives on, and its namespace.
+"""Which array library an array belongs to, its device and namespace: array-api-compat, plus
+errors that name each argument and say how to fix a mix-up.
 
-Layers call :func:`get_array_module` once, at the top, with their array arguments named,
-and pass the namespace ``xp`` down. Everything else in the package is written against
-the Python Array API standard through that namespace.
+Layers call :func:`get_array_module` once, at the top, with their array arguments named, and
+pass the namespace ``xp`` down; their portable bodies are written against the Python Array API
+standard through it, and NumPy and CuPy arrays may take per-library fast paths. For CuPy
+arrays the lookup also makes the arrays' GPU CuPy's current device, so that new arrays land
+beside them.
 """
 
 from __future__ import annotations
 
-import sys
 from types import ModuleType
 from typing import Any
 
 import numpy as np
+from array_api_compat import array_namespace, is_array_api_obj, is_cupy_array, is_torch_array
 
 __all__ = [
     "array_library",
@@ -29,25 +32,10 @@ def is_numpy_array(x: Any) -> bool:
     return isinstance(x, np.ndarray)
 
 
-def is_cupy_array(x: Any) -> bool:
-    """True for a ``cupy.ndarray``; never imports CuPy."""
-    cupy = sys.modules.get("cupy")
-    return cupy is not None and isinstance(x, cupy.ndarray)
-
-
-def is_torch_array(x: Any) -> bool:
-    """True for a ``torch.Tensor``; never imports PyTorch."""
-    torch = sys.modules.get("torch")
-    return torch is not None and isinstance(x, torch.Tensor)
-
-
 def is_array(x: Any) -> bool:
     """True for an array of any supported library (NumPy, CuPy, PyTorch or Array API)."""
-    return (
-        is_numpy_array(x)
-        or is_cupy_array(x)
-        or is_torch_array(x)
-        or hasattr(x, "__array_namespace__")
+    return isinstance(x, np.ndarray) or (
+        not isinstance(x, np.generic) and is_array_api_obj(x)
     )
 
 
@@ -65,7 +53,7 @@ def array_library(x: Any) -> str:
         return "cupy"
     if is_torch_array(x):
         return "torch"
-    if hasattr(x, "__array_namespace__"):
+    if is_array(x):
         return type(x).__module__.split(".")[0]
     raise TypeError(f"expected an array, got {type(x).__name__}")
 
@@ -76,9 +64,8 @@ _SCALARS = (bool, int, float, complex, np.generic)
 def device_of(x: Any) -> str:
     """The device an array lives on, as a string.
 
-    ``'cpu'`` for NumPy arrays, ``'cuda:N'`` for CuPy arrays, PyTorch's own device string for
-    tensors (``'cpu'``, ``'cuda:0'``), and ``str(x.device)`` for other Array API arrays.
-    Python and NumPy scalars and ``None`` live on ``'cpu'``.
+    ``'cpu'`` for NumPy arrays, ``'cuda:N'`` for CuPy arrays, ``str(x.device)`` otherwise
+    (PyTorch: ``'cpu'``, ``'cuda:0'``). Python and NumPy scalars and ``None`` live on ``'cpu'``.
     """
     if x is None or isinstance(x, _SCALARS):
         return "cpu"
@@ -87,23 +74,21 @@ def device_of(x: Any) -> str:
         return "cpu"
     if library == "cupy":
         return f"cuda:{x.device.id}"
-    if library == "torch":
-        return str(x.device)
     return str(x.device)
 
 
-def _namespace_for(x: Any, library: str) -> ModuleType:
-    if library == "numpy":
-        return np
-    if library == "cupy":
-        import array_api_compat.cupy as compat_cupy
+def _use_device_of(x: Any) -> None:
+    """Make CuPy array ``x``'s GPU the current device (as Chainer's ``using_device``).
 
-        return compat_cupy
-    if library == "torch":
-        import array_api_compat.torch as compat_torch
+    CuPy allocates new arrays on the current device whatever the inputs' device, and
+    array-api-compat's CuPy namespace ignores ``device=``; entering the inputs' device here
+    makes every array a layer, loss or optimizer creates land beside its inputs.
+    """
+    import cupy
 
-        return compat_torch
-    return x.__array_namespace__()
+    index = x.device.id
+    if cupy.cuda.runtime.getDevice() != index:
+        cupy.cuda.runtime.setDevice(index)
 
 
 def _describe(name: str, x: Any) -> str:  # "x is a numpy array on device cpu"
@@ -121,6 +106,8 @@ def get_array_module(*arrays: Any, **named_arrays: Any) -> ModuleType:
 
     Arguments that are ``None`` or Python/NumPy scalars are ignored. Name arrays with keyword
     arguments (``get_array_module(x=x, w=w)``) so that errors can say which argument is where.
+    For CuPy arrays, their GPU becomes CuPy's current device (it stays current afterwards), so
+    that the arrays the caller creates next land on it; NumPy arrays cost one type check.
 
     Returns
     -------
@@ -165,7 +152,11 @@ def get_array_module(*arrays: Any, **named_arrays: Any) -> ModuleType:
                 f"{_describe(first_name, first)}, {_describe(name, value)}; "
                 f"move them to one device first, e.g. {_move_hint(first_device)}"
             )
-    return _namespace_for(first, first_library)
+    if first_library == "numpy":
+        return np  # ndarray subclasses
+    if first_library == "cupy":
+        _use_device_of(first)
+    return array_namespace(first)
 
 
 def _all_numpy(values: Any) -> bool:

@@ -16,6 +16,7 @@ from .backend import array_library, device_of, is_array
 
 __all__ = [
     "available_devices",
+    "cuda_index",
     "default_device",
     "device_context",
     "resolve_device",
@@ -36,11 +37,25 @@ def _parse(device: str, *, origin: str) -> str:
     return name
 
 
+def cuda_index(device: str) -> int:
+    """The GPU number of a CUDA device name: ``'cuda'`` is 0, ``'cuda:N'`` is N.
+
+    Raises
+    ------
+    ValueError
+        If ``device`` is not ``cuda`` or ``cuda:N``.
+    """
+    name = _parse(device, origin="device")
+    if not name.startswith("cuda"):
+        raise ValueError(f"device must be 'cuda' or 'cuda:N' here, got {device!r}")
+    return int(name[len("cuda:"):]) if ":" in name else 0
+
+
 def _check_cuda(name: str, *, origin: str) -> str:
     usable, reason = cuda_status()
     if not usable:
         raise RuntimeError(f"{origin} asks for {name!r} but the GPU is not usable: {reason}")
-    index = int(name.split(":")[1]) if ":" in name else 0
+    index = cuda_index(name)
     count = cuda_device_count()
     if index >= count:
         raise ValueError(f"{origin} asks for {name!r} but only {count} CUDA device(s) exist")
@@ -90,10 +105,6 @@ def available_devices() -> list[str]:
     return ["cpu"] + [f"cuda:{i}" for i in range(cuda_device_count())]
 
 
-def _cuda_index(device: str) -> int:
-    return int(device.split(":")[1]) if ":" in device else 0
-
-
 def _array_to_cpu(x: Any) -> np.ndarray:
     library = array_library(x)
     if library == "numpy":
@@ -107,7 +118,7 @@ def _array_to_cpu(x: Any) -> np.ndarray:
 
 def _array_to_cuda(x: Any, device: str) -> Any:
     cupy = require_cupy()
-    index = _cuda_index(device)
+    index = cuda_index(device)
     library = array_library(x)
     if library == "cupy" and x.device.id == index:
         return x
@@ -149,30 +160,22 @@ def to_device(obj: Any, device: str | None = None) -> Any:
 def device_context(device: str) -> Iterator[None]:
     """Make ``device`` CuPy's current device inside the block (nothing for the CPU).
 
-    CuPy allocates new arrays on its *current* device, whatever device the inputs live on;
-    work on ``'cuda:1'`` and above must run inside this block (the Solver does so).
+    CuPy allocates new arrays on its *current* device, whatever device the inputs live on.
+    xplayers' layers, losses and optimizers switch to their inputs' GPU by themselves (see
+    :func:`xplayers.get_array_module`); this block is for the caller's own CuPy calls.
     """
     name = resolve_device(device)
     if not name.startswith("cuda"):
         yield
         return
     cupy = require_cupy()
-    with cupy.cuda.Device(_cuda_index(name)):
+    with cupy.cuda.Device(cuda_index(name)):
         yield
 
 
 def to_numpy(obj: Any) -> Any:
     """Like ``to_device(obj, 'cpu')``: every array becomes a NumPy array on the host."""
     return to_device(obj, "cpu")
-
-
-def same_device(device_a: str, device_b: str) -> bool:
-    """True when two device names denote the same device (``'cuda'`` is ``'cuda:0'``)."""
-
-    def canonical(name: str) -> str:
-        return "cuda:0" if name == "cuda" else name
-
-    return canonical(device_a) == canonical(device_b)
 
 
 def device_name(x: Any) -> str:

@@ -149,12 +149,20 @@ def _portable_forward(xp: ModuleType, x: Any, g: PoolGeometry) -> tuple[Any, Any
         if best is None:
             best = candidate
             continue
-        better = candidate > best
+        better = _better(xp, candidate, best)
         argmax = xp.where(better, xp.asarray(k, dtype=dtype, device=x.device), argmax)
-        best = xp.maximum(best, candidate)  # a NaN propagates to the output
+        best = xp.where(better, candidate, best)
     if g.ph * g.pw == 1:  # a 1x1 window: out must not be a view of x
         best = xp.asarray(best, copy=True)
     return best, argmax
+
+
+def _better(xp: ModuleType, candidate: Any, best: Any) -> Any:
+    """Where ``candidate`` takes over: strictly greater, or the first NaN (``best`` not NaN).
+
+    Selecting (not ``maximum``) keeps the first maximum's exact value, the sign of a zero too.
+    """
+    return xp.logical_and(xp.logical_not(candidate <= best), best == best)
 
 
 def _portable_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> Any:
@@ -187,14 +195,24 @@ def _numpy_forward(x: np.ndarray, g: PoolGeometry) -> tuple[Any, Any]:
     # copies keep its axis order, so every pass walks all operands in memory order.
     best = np.array(x[:, :, g.rows(0), g.cols(0)], order="K")
     argmax = np.zeros_like(best, dtype=_index_dtype(np, g))
-    better = np.empty_like(argmax, dtype=bool)
+    better, is_number = np.empty_like(argmax, dtype=bool), np.empty_like(argmax, dtype=bool)
     mask, scratch = np.empty_like(argmax), np.empty_like(argmax)
+    bits = np.dtype(f"u{x.dtype.itemsize}")
+    best_bits, value_mask = best.view(bits), np.empty_like(best, dtype=bits)
+    value_scratch = np.empty_like(value_mask)
     for k, i, j in g.offsets():
         if k == 0:
             continue
         candidate = x[:, :, g.rows(i), g.cols(j)]
-        np.greater(candidate, best, out=better)
-        np.maximum(best, candidate, out=best)
+        # better = not (candidate <= best) and best is not NaN (see _better), as bool a > b.
+        np.less_equal(candidate, best, out=better)
+        np.equal(best, best, out=is_number)
+        np.greater(is_number, better, out=better)
+        # best = candidate where better (bits and all: -0.0 vs +0.0, NaN payloads)
+        _bit_mask(better, value_mask)
+        np.bitwise_xor(best_bits, candidate.view(bits), out=value_scratch)
+        np.bitwise_and(value_scratch, value_mask, out=value_scratch)
+        np.bitwise_xor(best_bits, value_scratch, out=best_bits)
         # argmax = k where better, else argmax:  argmax ^= (argmax ^ k) & mask
         _bit_mask(better, mask)
         np.bitwise_xor(argmax, k, out=scratch)

@@ -1,0 +1,122 @@
+"""The CuPy fast-path modules (layers/_conv_cupy.py, layers/_pool_cupy.py) run for real, with a
+fake ``cupy`` whose arrays are NumPy's and whose kernels are the CPU build of the .cu source:
+their launch shapes, argument order and integer types are checked against the NumPy path."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+
+from xplayers.layers import conv as conv_module
+from xplayers.layers import pooling as pooling_module
+from xplayers.layers._geometry import conv_geometry, pool_geometry
+
+
+class FakeDevice:
+    id = 0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+class FakeCupyArray(np.ndarray):
+    @property
+    def device(self):
+        return FakeDevice()
+
+
+def _on_fake_gpu(a):
+    return np.ascontiguousarray(a).view(FakeCupyArray)
+
+
+@pytest.fixture
+def cupy_path(monkeypatch, emulated):
+    """``(_conv_cupy, _pool_cupy)`` imported against the fake CuPy, launching emulated kernels."""
+    fake = SimpleNamespace(ndarray=FakeCupyArray, ascontiguousarray=np.ascontiguousarray,
+                           empty=np.empty)
+    monkeypatch.setitem(sys.modules, "cupy", fake)
+    launches = []
+
+    def cuda_kernel(name):
+        def launch(grid, block, args):
+            assert len(grid) == len(block) == 1
+            arrays = [a for a in args if isinstance(a, np.ndarray)]
+            scalars = tuple(a for a in args if not isinstance(a, np.ndarray))
+            assert all(type(s) in (np.int32, np.int64) for s in scalars), scalars
+            assert args == (*arrays, *scalars), "arrays come first, then scalars"
+            launches.append(name)
+            emulated(name, arrays, scalars, grid=grid[0], block=block[0])
+        return launch
+
+    import xplayers.layers as package
+
+    names = ("_conv_cupy", "_pool_cupy")
+    modules = []
+    for name in names:  # import afresh against the fake; the real ones come back afterwards
+        monkeypatch.delitem(sys.modules, f"xplayers.layers.{name}", raising=False)
+        monkeypatch.delattr(package, name, raising=False)
+        module = importlib.import_module(f"xplayers.layers.{name}")
+        monkeypatch.setattr(module, "cuda_kernel", cuda_kernel)
+        modules.append(module)
+    yield (*modules, launches)
+    for name in names:
+        sys.modules.pop(f"xplayers.layers.{name}", None)
+        if hasattr(package, name):
+            delattr(package, name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize(("stride", "pad"), [(1, 1), (2, 0), (3, 2)])
+def test_conv_cupy_module_matches_the_portable_body(cupy_path, dtype, stride, pad):
+    conv_cupy, _, launches = cupy_path
+    rng = np.random.default_rng(stride + pad)
+    x = rng.standard_normal((2, 3, 8, 7)).astype(dtype)
+    w = rng.standard_normal((4, 3, 3, 3)).astype(dtype)
+    b = rng.standard_normal(4).astype(dtype)
+    g = conv_geometry("test", x, w, b, {"stride": stride, "pad": pad})
+    out, cols = conv_cupy.conv_forward(_on_fake_gpu(x), w, b, g)
+    expected, expected_cols = conv_module._portable_forward(np, x, w, b, g)
+    np.testing.assert_array_equal(cols, expected_cols)
+    np.testing.assert_allclose(out, expected, rtol=1e-6 if dtype == np.float32 else 1e-12)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx, dw, db = conv_cupy.conv_backward(_on_fake_gpu(dout), cols, w, g, True)
+    edx, edw, edb = conv_module._portable_backward(np, dout, expected_cols, w, g, True)
+    for actual, wanted in ((dx, edx), (dw, edw), (db, edb)):
+        np.testing.assert_allclose(actual, wanted, rtol=1e-5 if dtype == np.float32 else 1e-12)
+    assert launches == [f"xplayers_im2col<{_c(dtype)}, int>", f"xplayers_col2im<{_c(dtype)}, int>"]
+
+
+@pytest.mark.parametrize("dtype", [np.float16, np.float32, np.float64])
+@pytest.mark.parametrize(("window", "stride"), [(2, 2), (3, 2), (17, 1)])
+def test_pool_cupy_module_matches_the_numpy_path_bit_for_bit(cupy_path, dtype, window, stride):
+    _, pool_cupy, launches = cupy_path
+    rng = np.random.default_rng(window)
+    x = rng.integers(-2, 3, size=(2, 3, 18, 18)).astype(dtype)
+    x.flat[::7] = -0.0
+    x.flat[5] = np.nan
+    pool_param = {"pool_height": window, "pool_width": window, "stride": stride}
+    g = pool_geometry("test", x, pool_param)
+    index_dtype = pooling_module._index_dtype(np, g)
+    out, argmax = pool_cupy.max_pool_forward(_on_fake_gpu(x), g, index_dtype)
+    expected, cache = pooling_module._max_pool_forward(x, pool_param, path="numpy")
+    np.testing.assert_array_equal(out.view(f"u{x.itemsize}"), expected.view(f"u{x.itemsize}"))
+    np.testing.assert_array_equal(argmax, cache.argmax)
+    dout = rng.standard_normal(out.shape).astype(dtype)
+    dx = pool_cupy.max_pool_backward(_on_fake_gpu(dout), argmax, g)
+    expected_dx = pooling_module._max_pool_backward(dout, cache, path="numpy")
+    np.testing.assert_array_equal(dx.view(f"u{x.itemsize}"),
+                                  np.ascontiguousarray(expected_dx).view(f"u{x.itemsize}"))
+    argmax_c = "unsigned char" if index_dtype == np.uint8 else "int"
+    assert launches == [f"xplayers_max_pool_forward<{_c(dtype)}, int, {argmax_c}>",
+                        f"xplayers_max_pool_backward<{_c(dtype)}, int, {argmax_c}>"]
+
+
+def _c(dtype) -> str:
+    return {"float16": "__half", "float32": "float", "float64": "double"}[np.dtype(dtype).name]
