@@ -234,3 +234,63 @@ def test_model_moves_to_gpu_as_a_whole(rng):
     assert model.device == "cuda:0"
     assert all(xplayers.device_of(v) == "cuda:0" for v in model.state().values())
     assert_close(model.loss(xplayers.to_device(X, "cuda")), expected)
+
+
+# --- the course's dtype and seeding habits (issue 11) -----------------------------------------
+
+
+@pytest.mark.parametrize("make", [lambda **kw: TwoLayerNet(4, 5, 3, **kw),
+                                  lambda **kw: FullyConnectedNet([5], input_dim=4, num_classes=3,
+                                                                 **kw)])
+def test_models_compute_in_their_parameters_dtype(backend, rng, make):
+    model = make(weight_scale=0.5)  # float32 by default
+    model.params = {k: backend.asarray(v, np.float64) for k, v in model.params.items()}
+    X = backend.asarray(rng.standard_normal((6, 4)), np.float32)
+    y = backend.asarray(rng.integers(0, 3, size=6))
+    scores = model.loss(X)
+    assert dtype_name(scores) == "float64"  # X follows the parameters, not dtype=
+    loss, grads = model.loss(X, y)
+    assert dtype_name(loss) == "float64"
+    assert {dtype_name(g) for g in grads.values()} == {"float64"}
+    X64 = backend.asarray(to_numpy(X).astype(np.float64))
+    assert_close(scores, model.loss(X64))
+
+
+def test_unseeded_models_repeat_under_numpy_global_seed():
+    for make in (lambda: TwoLayerNet(4, 5, 3), lambda: ThreeLayerConvNet((1, 4, 4), 2, 3, 5, 3),
+                 lambda: FullyConnectedNet([5, 4], input_dim=4, num_classes=3)):
+        np.random.seed(231)  # noqa: NPY002 (the course's habit, tested)
+        first = make().params
+        np.random.seed(231)  # noqa: NPY002
+        second = make().params
+        for name in first:
+            np.testing.assert_array_equal(first[name], second[name])
+        assert not np.array_equal(make().params["W1"], first["W1"])  # the state moved on
+
+
+def test_seeded_models_leave_numpy_global_state_alone():
+    np.random.seed(5)  # noqa: NPY002 (the global state under test)
+    expected = np.random.random_sample(3)  # noqa: NPY002
+    np.random.seed(5)  # noqa: NPY002
+    a = FullyConnectedNet([5], input_dim=4, num_classes=3, seed=1)
+    TwoLayerNet(4, 5, 3, seed=1)
+    ThreeLayerConvNet((1, 4, 4), 2, 3, 5, 3, seed=1)
+    np.testing.assert_array_equal(np.random.random_sample(3), expected)  # noqa: NPY002
+    b = FullyConnectedNet([5], input_dim=4, num_classes=3, seed=1)
+    np.testing.assert_array_equal(a.params["W1"], b.params["W1"])
+
+
+def test_main_api_dropout_of_one_points_to_the_course_meaning():
+    with pytest.raises(ValueError, match=r"xplayers\.course.*dropout_keep_ratio"):
+        FullyConnectedNet([5], input_dim=4, num_classes=3, dropout=1)
+
+
+def test_replaced_float64_parameters_survive_save_and_load(tmp_path):
+    model = TwoLayerNet(4, 5, 3, seed=0)  # float32 by the constructor
+    model.params = {k: v.astype(np.float64) + 1e-12 for k, v in model.params.items()}
+    assert model.config["dtype"] == "float64"
+    model.save(tmp_path / "m.npz")
+    loaded = load_model(tmp_path / "m.npz")
+    for name, value in model.params.items():
+        assert loaded.params[name].dtype == np.float64
+        np.testing.assert_array_equal(loaded.params[name], value)  # no float32 round trip

@@ -42,7 +42,11 @@ def check_floating(func: str, name: str, x: Any, xp: ModuleType) -> None:
 
 
 def check_same_dtype(func: str, xp: ModuleType, **arrays: Any) -> None:
-    """Raise ``TypeError`` unless the given (non-None) arrays share one dtype."""
+    """Raise ``TypeError`` unless the given (non-None) arrays share one dtype.
+
+    For the optimizers, whose state must keep the parameter's dtype; layers promote instead
+    (:func:`promote`).
+    """
     first = None
     for a in arrays.values():
         if a is None:
@@ -60,6 +64,95 @@ def check_same_dtype(func: str, xp: ModuleType, **arrays: Any) -> None:
             f"{func}: arrays must share one floating dtype, got {listing}; "
             "cast them with astype first"
         )
+
+
+def _kind(dtype: Any, xp: ModuleType) -> str:
+    """``'f'`` (real floating), ``'i'`` (integer or bool) or ``'?'`` (anything else)."""
+    if isinstance(dtype, np.dtype):
+        return "f" if dtype.kind == "f" else "i" if dtype.kind in "iub" else "?"
+    if xp.isdtype(dtype, "real floating"):
+        return "f"
+    return "i" if xp.isdtype(dtype, ("integral", "bool")) else "?"
+
+
+def promote(func: str, xp: ModuleType, **arrays: Any) -> tuple[Any, list[Any]]:
+    """The layers' dtype policy: compute in the promoted floating dtype of the inputs.
+
+    The dtype is ``result_type`` of the floating arrays among ``arrays`` (float32 with
+    float64 gives float64, as in NumPy and the Array API); integer (and bool) arrays take
+    that floating dtype, as a float32 next to a NumPy integer array would not: an integer
+    bias never upcasts a float32 layer. Arrays already in the dtype are returned as they
+    are (no copy); None stays None.
+
+    Returns
+    -------
+    dtype, list
+        The compute dtype, and the arrays in the order given, cast to it.
+
+    Raises
+    ------
+    TypeError
+        For a complex or other non-real dtype, or when no array is floating.
+    """
+    values = list(arrays.values())
+    first = None
+    for a in values:
+        if a is None:
+            continue
+        if first is None:
+            first = a.dtype
+        elif a.dtype != first:
+            break
+    else:  # the common case, one floating dtype: nothing to promote
+        if first is not None and _kind(first, xp) == "f":
+            return first, values
+    given = [(name, a) for name, a in arrays.items() if a is not None]
+    floats = []
+    for name, a in given:
+        kind = _kind(a.dtype, xp)
+        if kind == "?":
+            raise TypeError(f"{func}: {name} must hold real numbers (floating or integer), "
+                            f"got dtype {a.dtype}")
+        if kind == "f":
+            floats.append(a.dtype)
+    if not floats:
+        listing = ", ".join(f"{name} is {a.dtype}" for name, a in given)
+        raise TypeError(f"{func}: at least one array must be floating-point, got {listing}")
+    dtype = xp.result_type(*floats)
+    return dtype, [as_dtype(xp, a, dtype) for a in values]
+
+
+def as_dtype(xp: ModuleType, a: Any, dtype: Any) -> Any:
+    """``a`` in ``dtype`` (``a`` itself when it already is, or is None)."""
+    if a is None or a.dtype == dtype:
+        return a
+    return xp.astype(a, dtype)
+
+
+def input_dtypes(compute_dtype: Any, *arrays: Any) -> tuple[Any, ...] | None:
+    """The forward inputs' dtypes for the backward to return gradients in, or None.
+
+    None (the common case) when every array is None or already in ``compute_dtype``.
+    """
+    for a in arrays:
+        if a is not None and a.dtype != compute_dtype:
+            return tuple(None if a is None else a.dtype for a in arrays)
+    return None
+
+
+def grads_as_inputs(xp: ModuleType, grads: Sequence[Any], dtypes: Sequence[Any] | None) -> tuple:
+    """Gradients cast back to the floating dtypes of their forward inputs.
+
+    The backward half of the dtype policy: a gradient comes back in the dtype of the input
+    it belongs to when that input was floating; an integer input's gradient stays in the
+    compute dtype (truncating it to integers would make it meaningless).
+    """
+    if dtypes is None:
+        return tuple(grads)
+    return tuple(
+        g if g is None or d is None or _kind(d, xp) != "f" else as_dtype(xp, g, d)
+        for g, d in zip(grads, dtypes, strict=True)
+    )
 
 
 def check_labels(func: str, y: Any, num_rows: int, num_classes: int, xp: ModuleType) -> None:

@@ -6,6 +6,7 @@ in float64 on the host, so a float64 input gives gradients good to about ``h**2`
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,12 @@ import numpy as np
 from .backend import get_array_module
 from .devices import to_numpy
 
-__all__ = ["eval_numerical_gradient", "eval_numerical_gradient_array", "rel_error"]
+__all__ = [
+    "eval_numerical_gradient",
+    "eval_numerical_gradient_array",
+    "grad_check_sparse",
+    "rel_error",
+]
 
 
 def _scalar(value: Any) -> float:
@@ -99,6 +105,47 @@ def eval_numerical_gradient_array(
         plus, minus = _perturbed(f, x, index, h, _host_copy)
         grad[index] = np.sum((plus - minus) * upstream) / (2 * h)
     return _like(grad, x, xp)
+
+
+def grad_check_sparse(
+    f: Callable[[Any], Any], x: Any, analytic_grad: Any, num_checks: int = 10,
+    h: float = 1e-5,
+) -> list[float]:
+    """Compare ``analytic_grad`` with centred differences of ``f`` at random elements of ``x``.
+
+    As the course's: each check picks an index with Python's ``random.randrange`` (so
+    ``random.seed`` repeats them) and prints the numerical and analytic values and their
+    relative error.
+
+    Parameters
+    ----------
+    f : callable
+        Takes the array ``x`` and returns a scalar.
+    x : array, any shape
+        Perturbed in place one element at a time and restored.
+    analytic_grad : array, shape of x
+    num_checks : int
+    h : float
+
+    Returns
+    -------
+    list of float
+        The relative error of each check.
+    """
+    if tuple(analytic_grad.shape) != tuple(x.shape):
+        raise ValueError(f"grad_check_sparse: analytic_grad has shape "
+                         f"{tuple(analytic_grad.shape)}, expected x's shape {tuple(x.shape)}")
+    errors = []
+    for _ in range(num_checks):
+        index = tuple(random.randrange(m) for m in x.shape)
+        plus, minus = _perturbed(f, x, index, h, _scalar)
+        numerical = (plus - minus) / (2 * h)
+        analytic = float(analytic_grad[index])
+        denominator = abs(numerical) + abs(analytic)
+        error = abs(numerical - analytic) / denominator if denominator else 0.0
+        print(f"numerical: {numerical:f} analytic: {analytic:f}, relative error: {error:e}")
+        errors.append(error)
+    return errors
 
 
 def _like(host: np.ndarray, x: Any, xp: Any) -> Any:

@@ -1,7 +1,12 @@
 """The course's layers: ``*_forward(...) -> (out, cache)`` and ``*_backward(dout, cache)``.
 
 Every function takes arrays of one backend (NumPy, CuPy, PyTorch or any Array API library)
-and returns arrays of that backend, on the same device, in the same floating dtype.
+and returns arrays of that backend, on the same device. Dtypes, one policy for every layer
+(:func:`xplayers._checks.promote`): a forward computes in ``result_type`` of its floating
+inputs (all float32 stays float32; float32 with float64 gives float64) and integer parameters
+take that floating dtype; a backward casts ``dout`` to the dtype its forward computed in and
+returns each gradient in the dtype of its forward input (an integer input's gradient in the
+computed dtype).
 """
 
 from .affine import affine_backward, affine_forward

@@ -15,6 +15,13 @@ from typing import Any
 from .._checks import check_ndim
 
 
+def _check_param_dict(func: str, where: str, params: Any, keys: str) -> Mapping[str, Any]:
+    """``params`` itself, or ``ValueError`` when it is not a dict (None, say)."""
+    if not isinstance(params, Mapping):
+        raise ValueError(f"{func}: {where} must be a dict with {keys}, got {params!r}")
+    return params
+
+
 def _int_param(func: str, where: str, params: Mapping[str, Any], key: str,
                default: int | None, minimum: int) -> int:
     if key not in params:
@@ -99,6 +106,8 @@ def conv_geometry(func: str, x: Any, w: Any, b: Any, conv_param: Mapping[str, An
     """
     check_ndim(func, "x", x, 4, "(N, C, H, W)")
     check_ndim(func, "w", w, 4, "(F, C, HH, WW)")
+    conv_param = _check_param_dict(func, "conv_param", conv_param,
+                                   "'stride' and 'pad' (e.g. {'stride': 1, 'pad': 1})")
     stride = _int_param(func, "conv_param", conv_param, "stride", 1, 1)
     pad = _int_param(func, "conv_param", conv_param, "pad", 0, 0)
     n, c, h, width = (int(s) for s in x.shape)
@@ -114,6 +123,9 @@ def conv_geometry(func: str, x: Any, w: Any, b: Any, conv_param: Mapping[str, An
             f"{func}: b has shape {tuple(b.shape)}, expected ({f},) (one bias per filter of "
             f"w with shape {tuple(w.shape)})"
         )
+    if f < 1:
+        raise ValueError(f"{func}: w has no filters: shape {tuple(w.shape)}, expected "
+                         "(F, C, HH, WW) with F >= 1")
     if hh < 1 or ww < 1:
         raise ValueError(f"{func}: w has an empty filter: shape {tuple(w.shape)}")
     hp, wp = h + 2 * pad, width + 2 * pad
@@ -178,6 +190,8 @@ def pool_geometry(func: str, x: Any, pool_param: Mapping[str, Any]) -> PoolGeome
         ``pool_width`` or ``stride``, or a window larger than the input.
     """
     check_ndim(func, "x", x, 4, "(N, C, H, W)")
+    pool_param = _check_param_dict(func, "pool_param", pool_param,
+                                   "'pool_height', 'pool_width' and 'stride'")
     ph = _int_param(func, "pool_param", pool_param, "pool_height", None, 1)
     pw = _int_param(func, "pool_param", pool_param, "pool_width", None, 1)
     stride = _int_param(func, "pool_param", pool_param, "stride", None, 1)

@@ -14,7 +14,16 @@ from numbers import Real
 from types import ModuleType
 from typing import Any, NamedTuple
 
-from .._checks import check_floating, check_mode, check_ndim, check_same_dtype, check_shape
+from .._checks import (
+    as_dtype,
+    check_floating,
+    check_mode,
+    check_ndim,
+    check_shape,
+    grads_as_inputs,
+    input_dtypes,
+    promote,
+)
 from ..backend import get_array_module
 from ._norm import normalize
 
@@ -34,17 +43,31 @@ class BatchNormCache(NamedTuple):
     """The axes the statistics were taken over."""
     train: bool
     """True if batch statistics were used; False for running statistics (test mode)."""
+    in_dtypes: tuple[Any, ...] | None = None
+    """Dtypes of x, gamma, beta as given, when one differed from the compute dtype."""
 
 
-def _check_fraction(func: str, name: str, value: Any, low: float, high: float) -> float:
+def _check_fraction(
+    func: str, name: str, value: Any, low: float, high: float, where: str = "bn_param"
+) -> float:
     if type(value) is not float and (isinstance(value, bool) or not isinstance(value, Real)):
-        raise TypeError(f"{func}: bn_param[{name!r}] must be a real number, got {value!r}")
+        raise TypeError(f"{func}: {where}[{name!r}] must be a real number, got {value!r}")
     value = float(value)
     if not low <= value <= high:
         raise ValueError(
-            f"{func}: bn_param[{name!r}] must lie in [{low}, {high}], got {value}"
+            f"{func}: {where}[{name!r}] must lie in [{low}, {high}], got {value}"
         )
     return value
+
+
+def _check_bn_param(func: str, bn_param: Any) -> MutableMapping[str, Any]:
+    """``bn_param`` itself, or ``ValueError`` when it is not a dict (None, say)."""
+    if not isinstance(bn_param, MutableMapping):
+        raise ValueError(
+            f"{func}: bn_param must be a dict with 'mode' ('train' or 'test') and optionally "
+            f"'eps', 'momentum', 'running_mean' and 'running_var', got {bn_param!r}"
+        )
+    return bn_param
 
 
 def _batchnorm_forward_axes(
@@ -68,6 +91,9 @@ def _batchnorm_forward_axes(
     statistics back into ``bn_param`` only once everything has succeeded. Missing running
     statistics start as zeros (mean) and ones (variance) in x's dtype on x's device.
     ``func`` names the public function in error messages.
+
+    Mixed dtypes are promoted (:func:`xplayers._checks.promote`) over x, gamma, beta and the
+    running statistics, which are written back in the compute dtype, as NumPy would.
     """
     mode = check_mode(func, "bn_param", bn_param)
     eps = _check_fraction(func, "eps", bn_param.get("eps", 1e-5), 0.0, math.inf)
@@ -80,7 +106,13 @@ def _batchnorm_forward_axes(
         if stat is not None:
             check_shape(func, f"bn_param[{name!r}]", stat, stat_shape,
                         f"one statistic per feature of x of shape {tuple(x.shape)}")
-    check_same_dtype(func, xp, x=x, running_mean=running_mean, running_var=running_var)
+    gamma_in, beta_in = gamma, beta
+    dtype, (x_c, gamma, beta, running_mean, running_var) = promote(
+        func, xp, x=x, gamma=gamma, beta=beta, running_mean=running_mean,
+        running_var=running_var,
+    )
+    in_dtypes = input_dtypes(dtype, x, gamma_in, beta_in)
+    x = x_c
     if running_mean is None:
         running_mean = xp.zeros(stat_shape, dtype=x.dtype, device=x.device)
     if running_var is None:
@@ -89,7 +121,7 @@ def _batchnorm_forward_axes(
     if mode == "test":
         inv_std = 1.0 / xp.sqrt(xp.reshape(running_var, kept_shape) + eps)
         xhat = (x - xp.reshape(running_mean, kept_shape)) * inv_std
-        return gamma * xhat + beta, BatchNormCache(xhat, inv_std, gamma, axes, False)
+        return gamma * xhat + beta, BatchNormCache(xhat, inv_std, gamma, axes, False, in_dtypes)
 
     if math.prod(x.shape[i] for i in axes) == 0:
         raise ValueError(
@@ -103,7 +135,7 @@ def _batchnorm_forward_axes(
     new_var = momentum * running_var + (1.0 - momentum) * xp.reshape(var, stat_shape)
     bn_param["running_mean"] = new_mean
     bn_param["running_var"] = new_var
-    return out, BatchNormCache(xhat, inv_std, gamma, axes, True)
+    return out, BatchNormCache(xhat, inv_std, gamma, axes, True, in_dtypes)
 
 
 def _scale_shift_grads(xp: ModuleType, dout: Any, cache: BatchNormCache) -> tuple[Any, Any]:
@@ -122,8 +154,18 @@ def _batchnorm_backward_axes(
     ``staged=True`` walks the computation graph node by node (:func:`batchnorm_backward`);
     otherwise the closed form of :func:`._norm.normalize_backward` is used, reusing the
     ``dgamma`` and ``dbeta`` sums. ``dgamma`` and ``dbeta`` have gamma's shape.
+    ``dout`` is cast to the forward's compute dtype; the gradients come back in the dtypes
+    of x, gamma and beta as given (:func:`xplayers._checks.grads_as_inputs`).
     """
     check_shape(func, "dout", dout, tuple(cache.xhat.shape), "the shape of the forward x")
+    dx, dgamma, dbeta = _backward_compute(
+        xp, as_dtype(xp, dout, cache.xhat.dtype), cache, staged)
+    return grads_as_inputs(xp, (dx, dgamma, dbeta), cache.in_dtypes)
+
+
+def _backward_compute(
+    xp: ModuleType, dout: Any, cache: BatchNormCache, staged: bool
+) -> tuple[Any, Any, Any]:
     dgamma, dbeta = _scale_shift_grads(xp, dout, cache)
     if not staged and cache.train:
         # normalize_backward's closed form with dxhat = gamma * dout; gamma is constant over
@@ -188,19 +230,19 @@ def batchnorm_forward(
     ValueError
         For a missing or unknown mode, or shapes that do not fit.
     TypeError
-        For a non-floating ``x`` or mixed dtypes.
+        For a non-floating ``x`` or a complex gamma, beta or running statistic.
     """
+    func = "batchnorm_forward"
+    bn_param = _check_bn_param(func, bn_param)
     xp = get_array_module(
         x=x, gamma=gamma, beta=beta,
         running_mean=bn_param.get("running_mean"), running_var=bn_param.get("running_var"),
     )
-    func = "batchnorm_forward"
     check_floating(func, "x", x, xp)
     check_ndim(func, "x", x, 2, "(N, D)")
     d = x.shape[1]
     check_shape(func, "gamma", gamma, (d,), "D = x.shape[1]")
     check_shape(func, "beta", beta, (d,), "D = x.shape[1]")
-    check_same_dtype(func, xp, x=x, gamma=gamma, beta=beta)
     return _batchnorm_forward_axes(xp, func, x, gamma, beta, bn_param, (0,))
 
 

@@ -33,7 +33,14 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._blas_threads import conv_blas_threads, set_blas_threads
-from .._checks import check_floating, check_same_dtype, check_shape
+from .._checks import (
+    as_dtype,
+    check_floating,
+    check_shape,
+    grads_as_inputs,
+    input_dtypes,
+    promote,
+)
 from ..backend import get_array_module, is_cupy_array, is_numpy_array
 from ._geometry import ConvGeometry, conv_geometry
 
@@ -61,6 +68,9 @@ class ConvCache(NamedTuple):
     saved: Any
     w: Any
     geometry: ConvGeometry
+    in_dtypes: tuple[Any, ...] | None = None
+    """Dtypes of x, w, b as given, when one differed from the compute dtype."""
+    has_bias: bool = True
 
 
 def conv_forward(x: Any, w: Any, b: Any, conv_param: dict[str, Any]) -> tuple[Any, ConvCache]:
@@ -70,14 +80,18 @@ def conv_forward(x: Any, w: Any, b: Any, conv_param: dict[str, Any]) -> tuple[An
     ----------
     x : array, shape (N, C, H, W)
     w : array, shape (F, C, HH, WW)
-    b : array, shape (F,)
+    b : array, shape (F,), or None
+        None: no bias (the backward then returns ``db = None``).
     conv_param : dict
         ``stride`` (positive int, default 1) and ``pad`` (non-negative int, default 0): the
         input is zero-padded by ``pad`` on every side of both spatial axes.
 
+    Mixed dtypes are promoted (float32 with float64 computes in float64; an integer ``w`` or
+    ``b`` takes x's floating dtype), see :func:`xplayers._checks.promote`.
+
     Returns
     -------
-    out : array, shape (N, F, Ho, Wo)
+    out : array, shape (N, F, Ho, Wo), in the promoted dtype
         With ``Ho = 1 + (H + 2 * pad - HH) // stride`` and ``Wo = 1 + (W + 2 * pad - WW) //
         stride``; rows and columns a stride does not reach are ignored, as in PyTorch.
     cache : ConvCache
@@ -86,10 +100,11 @@ def conv_forward(x: Any, w: Any, b: Any, conv_param: dict[str, Any]) -> tuple[An
     Raises
     ------
     ValueError
-        For wrong ranks, a channel mismatch between ``x`` and ``w``, ``b`` not of shape (F,),
-        a non-positive stride, a negative pad, or a filter larger than the padded input.
+        For a ``conv_param`` that is not a dict, wrong ranks, ``w`` without filters, a
+        channel mismatch between ``x`` and ``w``, ``b`` not of shape (F,), a non-positive
+        stride, a negative pad, or a filter larger than the padded input.
     TypeError
-        For non-floating or mixed dtypes.
+        For a non-floating ``x`` or a complex dtype.
     """
     return _conv_forward(x, w, b, conv_param)
 
@@ -102,7 +117,7 @@ def conv_backward(
     Parameters
     ----------
     dout : array, shape (N, F, Ho, Wo)
-        Upstream gradient.
+        Upstream gradient; cast to the forward's compute dtype when it differs.
     cache : ConvCache
         From :func:`conv_forward`.
     compute_dx : bool, keyword-only
@@ -113,20 +128,25 @@ def conv_backward(
     -------
     dx : array, shape (N, C, H, W), or None
     dw : array, shape (F, C, HH, WW)
-    db : array, shape (F,)
+    db : array, shape (F,), or None when the forward had no bias
+        Each in the dtype of the forward's input it belongs to (x, w, b) when that was
+        floating, else in the compute dtype.
     """
-    path, saved, w, g = cache
+    path, saved, w, g, in_dtypes, has_bias = cache
     xp = get_array_module(dout=dout, w=w)
     check_shape("conv_backward", "dout", dout, g.out_shape, "(N, F, Ho, Wo) as in the forward")
-    check_same_dtype("conv_backward", xp, dout=dout, w=w)
+    dout = as_dtype(xp, dout, w.dtype)
     if path == "numpy":
         with conv_blas_threads():
-            return _numpy_backward(dout, saved, w, g, compute_dx)
-    if path == "cupy":
+            grads = _numpy_backward(dout, saved, w, g, compute_dx)
+    elif path == "cupy":
         from . import _conv_cupy
 
-        return _conv_cupy.conv_backward(dout, saved, w, g, compute_dx)
-    return _portable_backward(xp, dout, saved, w, g, compute_dx)
+        grads = _conv_cupy.conv_backward(dout, saved, w, g, compute_dx)
+    else:
+        grads = _portable_backward(xp, dout, saved, w, g, compute_dx)
+    dx, dw, db = grads
+    return grads_as_inputs(xp, (dx, dw, db if has_bias else None), in_dtypes)
 
 
 def _conv_forward(
@@ -142,8 +162,13 @@ def _conv_forward(
     func = "conv_forward"
     xp = get_array_module(x=x, w=w, b=b)
     check_floating(func, "x", x, xp)
-    check_same_dtype(func, xp, x=x, w=w, b=b)
     g = conv_geometry(func, x, w, b, conv_param)
+    dtype, (x_c, w_c, b_c) = promote(func, xp, x=x, w=w, b=b)
+    in_dtypes = input_dtypes(dtype, x, w, b)
+    has_bias = b is not None
+    x, w, b = x_c, w_c, b_c
+    if not has_bias:  # a zero bias: every path below stays as it is
+        b = xp.zeros((g.f,), dtype=dtype, device=x.device)
     if path == "auto":
         path = "numpy" if is_numpy_array(x) else "cupy" if is_cupy_array(x) else "portable"
     if path == "numpy":
@@ -155,7 +180,7 @@ def _conv_forward(
         out, saved = _conv_cupy.conv_forward(x, w, b, g)
     else:
         out, saved = _portable_forward(xp, x, w, b, g)
-    return out, ConvCache(path, saved, w, g)
+    return out, ConvCache(path, saved, w, g, in_dtypes, has_bias)
 
 
 # --------------------------------------------------------------------------------------------

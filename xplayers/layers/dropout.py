@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from numbers import Real
 from typing import Any
 
-from .._checks import check_floating, check_mode, check_shape
+from .._checks import as_dtype, check_floating, check_mode, check_shape
 from .._random import RandomStream, is_seed, uniform_like
 from ..backend import get_array_module
 
@@ -22,13 +22,16 @@ def _drop_probability(func: str, dropout_param: Mapping[str, Any]) -> float:
     if not 0.0 <= p < 1.0:
         raise ValueError(
             f"{func}: dropout_param['p'] is the probability of dropping a unit and must lie "
-            f"in [0, 1), got p={p!r}"
+            f"in [0, 1), got p={p!r}; for the course's (2019 on) keep probability, where "
+            "p=1 means no dropout, use xplayers.course.layers.dropout_forward"
         )
     return float(p)
 
 
 def dropout_forward(x: Any, dropout_param: Mapping[str, Any]) -> tuple[Any, Any]:
-    """Forward pass of inverted dropout.
+    """Forward pass of inverted dropout; ``p`` is the probability of DROPPING a unit.
+
+    (:mod:`xplayers.course.layers` has the course's 2019-on meaning, ``p`` = keep.)
 
     Parameters
     ----------
@@ -70,16 +73,18 @@ def dropout_backward(dout: Any, cache: Any) -> Any:
     Parameters
     ----------
     dout : array, any shape
-        Upstream gradient.
+        Upstream gradient; in train mode cast to the forward's dtype when it differs.
     cache : array or None
         From :func:`dropout_forward`.
 
     Returns
     -------
     dx : array, shape of dout
+        In train mode in the forward input's dtype; in test mode (the identity, whose cache
+        is None) ``dout`` itself.
     """
     if cache is None:
         return dout
-    get_array_module(dout=dout, mask=cache)
+    xp = get_array_module(dout=dout, mask=cache)
     check_shape("dropout_backward", "dout", dout, tuple(cache.shape), "the shape of the forward x")
-    return dout * cache
+    return as_dtype(xp, dout, cache.dtype) * cache

@@ -6,7 +6,15 @@ from collections.abc import Mapping
 from numbers import Real
 from typing import Any, NamedTuple
 
-from .._checks import check_floating, check_ndim, check_same_dtype, check_shape
+from .._checks import (
+    as_dtype,
+    check_floating,
+    check_ndim,
+    check_shape,
+    grads_as_inputs,
+    input_dtypes,
+    promote,
+)
 from ..backend import get_array_module
 from ._norm import normalize, normalize_backward
 
@@ -22,6 +30,8 @@ class LayerNormCache(NamedTuple):
     """``1 / sqrt(var + eps)`` per row, shape (N, 1)."""
     gamma: Any
     """The scale, shape (D,)."""
+    in_dtypes: tuple[Any, ...] | None = None
+    """Dtypes of x, gamma, beta as given, when one differed from the compute dtype."""
 
 
 def layernorm_forward(
@@ -54,14 +64,16 @@ def layernorm_forward(
     d = x.shape[1]
     check_shape(func, "gamma", gamma, (d,), "D = x.shape[1]")
     check_shape(func, "beta", beta, (d,), "D = x.shape[1]")
-    check_same_dtype(func, xp, x=x, gamma=gamma, beta=beta)
+    dtype, (x_c, gamma_c, beta_c) = promote(func, xp, x=x, gamma=gamma, beta=beta)
+    in_dtypes = input_dtypes(dtype, x, gamma, beta)
+    x, gamma, beta = x_c, gamma_c, beta_c
     eps = (ln_param or {}).get("eps", 1e-5)
     if isinstance(eps, bool) or not isinstance(eps, Real) or not eps >= 0:
         raise ValueError(f"{func}: ln_param['eps'] must be a number >= 0, got {eps!r}")
     if d == 0:
         raise ValueError(f"{func}: x must have at least one feature, got shape {tuple(x.shape)}")
     xhat, inv_std, _, _ = normalize(xp, x, (1,), float(eps))
-    return gamma * xhat + beta, LayerNormCache(xhat, inv_std, gamma)
+    return gamma * xhat + beta, LayerNormCache(xhat, inv_std, gamma, in_dtypes)
 
 
 def layernorm_backward(dout: Any, cache: LayerNormCache) -> tuple[Any, Any, Any]:
@@ -70,7 +82,7 @@ def layernorm_backward(dout: Any, cache: LayerNormCache) -> tuple[Any, Any, Any]
     Parameters
     ----------
     dout : array, shape (N, D)
-        Upstream gradient.
+        Upstream gradient; cast to the forward's compute dtype when it differs.
     cache : LayerNormCache
         From :func:`layernorm_forward`.
 
@@ -78,11 +90,14 @@ def layernorm_backward(dout: Any, cache: LayerNormCache) -> tuple[Any, Any, Any]
     -------
     dx : array, shape (N, D)
     dgamma, dbeta : arrays, shape (D,)
+        In the dtypes of the forward's x, gamma and beta (floating ones; an integer input's
+        gradient is in the compute dtype).
     """
-    xhat, inv_std, gamma = cache
+    xhat, inv_std, gamma, in_dtypes = cache
     xp = get_array_module(dout=dout, xhat=xhat)
     check_shape("layernorm_backward", "dout", dout, tuple(xhat.shape), "the shape of the forward x")
+    dout = as_dtype(xp, dout, xhat.dtype)
     dgamma = xp.sum(dout * xhat, axis=0)
     dbeta = xp.sum(dout, axis=0)
     dx = normalize_backward(xp, dout * gamma, xhat, inv_std, (1,))
-    return dx, dgamma, dbeta
+    return grads_as_inputs(xp, (dx, dgamma, dbeta), in_dtypes)

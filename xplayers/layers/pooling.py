@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._checks import check_floating, check_shape
+from .._checks import as_dtype, check_floating, check_shape
 from ..backend import get_array_module, is_cupy_array, is_numpy_array
 from ._geometry import PoolGeometry, pool_geometry
 
@@ -31,6 +31,8 @@ class PoolCache(NamedTuple):
 
     argmax: Any
     geometry: PoolGeometry
+    dtype: Any = None
+    """The forward input's dtype (the backward's ``dx`` dtype)."""
 
 
 def max_pool_forward(x: Any, pool_param: dict[str, Any]) -> tuple[Any, PoolCache]:
@@ -67,7 +69,7 @@ def max_pool_backward(dout: Any, cache: PoolCache) -> Any:
     Parameters
     ----------
     dout : array, shape (N, C, Ho, Wo)
-        Upstream gradient.
+        Upstream gradient; cast to the forward input's dtype when it differs.
     cache : PoolCache
         From :func:`max_pool_forward`.
 
@@ -104,16 +106,18 @@ def _max_pool_forward(
         out, argmax = _pool_cupy.max_pool_forward(x, g, _index_dtype(xp, g))
     else:
         out, argmax = _portable_forward(xp, x, g)
-    return out, PoolCache(argmax, g)
+    return out, PoolCache(argmax, g, x.dtype)
 
 
 def _max_pool_backward(dout: Any, cache: PoolCache, *, path: str = "auto") -> Any:
     """:func:`max_pool_backward` with the implementation chosen by ``path``."""
     if path not in _PATHS:
         raise ValueError(f"max_pool_backward: path must be one of {_PATHS}, got {path!r}")
-    argmax, g = cache
+    argmax, g, dtype = cache
     xp = get_array_module(dout=dout, argmax=argmax)
     check_shape("max_pool_backward", "dout", dout, g.out_shape, "(N, C, Ho, Wo) as in the forward")
+    if dtype is not None:
+        dout = as_dtype(xp, dout, dtype)
     if path == "auto":
         path = _auto_path(dout)
     if path == "numpy":

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import check_shape
+from .._checks import as_dtype, check_shape
 from ..backend import get_array_module
 
 __all__ = ["relu_backward", "relu_forward"]
@@ -59,16 +59,17 @@ def relu_backward(dout: Any, cache: Any) -> Any:
     Parameters
     ----------
     dout : array, any shape
-        Upstream gradient.
+        Upstream gradient; cast to the forward's dtype when it differs.
     cache : array, shape of dout
         From :func:`relu_forward` (its output, or its input ``x``).
 
     Returns
     -------
-    dx : array, shape of dout
+    dx : array, shape of dout, in the forward input's dtype
     """
     xp = get_array_module(dout=dout, cache=cache)
     check_shape("relu_backward", "dout", dout, tuple(cache.shape), "the shape of the forward x")
+    dout = as_dtype(xp, dout, cache.dtype)
     if (type(dout) is np.ndarray and dout.ndim and dout.dtype.kind == "f"
             and dout.dtype.isnative and dout.dtype.itemsize <= 8):
         return _select_numpy(cache > 0, dout)

@@ -13,6 +13,7 @@ back in the shape given. The maths is :mod:`._norm`'s, shared with batch and lay
 
 from __future__ import annotations
 
+import math
 import operator
 from collections.abc import MutableMapping
 from types import ModuleType
@@ -20,11 +21,19 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._checks import check_floating, check_ndim, check_same_dtype, check_shape
+from .._checks import (
+    as_dtype,
+    check_floating,
+    check_ndim,
+    check_shape,
+    grads_as_inputs,
+    input_dtypes,
+    promote,
+)
 from ..backend import get_array_module
 from . import _norm_numpy
 from ._norm import normalize, normalize_backward
-from .batchnorm import _batchnorm_forward_axes
+from .batchnorm import _batchnorm_forward_axes, _check_bn_param, _check_fraction
 
 __all__ = [
     "SpatialNormCache",
@@ -51,6 +60,7 @@ class SpatialNormCache(NamedTuple):
     gamma_shape: tuple[int, ...]
     axes: tuple[int, ...]
     batch_stats: bool
+    in_dtypes: tuple[Any, ...] | None = None
 
 
 def _channel_param(func: str, name: str, value: Any, x: Any, xp: ModuleType) -> Any:
@@ -67,7 +77,6 @@ def _channel_param(func: str, name: str, value: Any, x: Any, xp: ModuleType) -> 
 def _check_input(func: str, xp: ModuleType, x: Any, gamma: Any, beta: Any) -> tuple[Any, Any]:
     check_floating(func, "x", x, xp)
     check_ndim(func, "x", x, 4, "(N, C, H, W)")
-    check_same_dtype(func, xp, x=x, gamma=gamma, beta=beta)
     return _channel_param(func, "gamma", gamma, x, xp), _channel_param(func, "beta", beta, x, xp)
 
 
@@ -101,6 +110,7 @@ def spatial_batchnorm_forward(
         statistics.
     """
     func = "spatial_batchnorm_forward"
+    bn_param = _check_bn_param(func, bn_param)
     xp = get_array_module(
         x=x, gamma=gamma, beta=beta,
         running_mean=bn_param.get("running_mean"), running_var=bn_param.get("running_var"),
@@ -109,8 +119,9 @@ def spatial_batchnorm_forward(
     # Mode, eps, momentum and running statistics are checked, and written back only on
     # success, exactly as for batchnorm_forward.
     out, bn_cache = _batchnorm_forward_axes(xp, func, x, gamma4, beta4, bn_param, _CHANNEL_AXES)
-    cache = SpatialNormCache(bn_cache.xhat, bn_cache.inv_std, gamma4, tuple(gamma.shape),
-                             _CHANNEL_AXES, bn_cache.train)
+    cache = SpatialNormCache(bn_cache.xhat, bn_cache.inv_std, bn_cache.gamma,
+                             tuple(gamma.shape), _CHANNEL_AXES, bn_cache.train,
+                             bn_cache.in_dtypes)
     return out, cache
 
 
@@ -145,7 +156,7 @@ def spatial_groupnorm_forward(
     G : int
         Number of groups; must divide C.
     gn_param : dict, optional
-        ``eps`` (1e-5).
+        ``eps`` (a number >= 0, default 1e-5); None means the defaults.
 
     Returns
     -------
@@ -161,6 +172,9 @@ def spatial_groupnorm_forward(
     func = "spatial_groupnorm_forward"
     xp = get_array_module(x=x, gamma=gamma, beta=beta)
     gamma4, beta4 = _check_input(func, xp, x, gamma, beta)
+    dtype, (x_c, gamma4, beta4) = promote(func, xp, x=x, gamma=gamma4, beta=beta4)
+    in_dtypes = input_dtypes(dtype, x, gamma, beta)
+    x = x_c
     n, c, h, w = x.shape
     try:
         if isinstance(G, bool):
@@ -173,17 +187,24 @@ def spatial_groupnorm_forward(
             f"{func}: G = {groups} groups must be a positive divisor of the C = {c} channels "
             f"of x with shape {tuple(x.shape)}"
         )
-    eps = (gn_param or {}).get("eps", 1e-5)
+    if gn_param is None:
+        gn_param = {}
+    elif not isinstance(gn_param, MutableMapping):
+        raise ValueError(f"{func}: gn_param must be a dict (optionally with 'eps') or None, "
+                         f"got {gn_param!r}")
+    eps = _check_fraction(func, "eps", gn_param.get("eps", 1e-5), 0.0, math.inf, "gn_param")
     axes = (2, 3, 4)
     kernels = _numba_group_norm(x)
     if kernels is not None:
         out, xhat, inv_std = _norm_numpy.numba_group_norm_forward(kernels, x, gamma4, beta4,
                                                                   groups, eps)
-        return out, SpatialNormCache(xhat, inv_std, gamma4, tuple(gamma.shape), axes, True)
+        return out, SpatialNormCache(xhat, inv_std, gamma4, tuple(gamma.shape), axes, True,
+                                     in_dtypes)
     xhat, inv_std, _, _ = normalize(xp, xp.reshape(x, (n, groups, c // groups, h, w)), axes, eps)
     out = gamma4 * xp.reshape(xhat, (n, c, h, w))
     out += beta4
-    return out, SpatialNormCache(xhat, inv_std, gamma4, tuple(gamma.shape), axes, True)
+    return out, SpatialNormCache(xhat, inv_std, gamma4, tuple(gamma.shape), axes, True,
+                                 in_dtypes)
 
 
 def spatial_groupnorm_backward(dout: Any, cache: SpatialNormCache) -> tuple[Any, Any, Any]:
@@ -205,11 +226,20 @@ def spatial_groupnorm_backward(dout: Any, cache: SpatialNormCache) -> tuple[Any,
 
 
 def _backward(func: str, dout: Any, cache: SpatialNormCache) -> tuple[Any, Any, Any]:
-    xhat, inv_std, gamma4, gamma_shape, axes, batch_stats = cache
-    xp = get_array_module(dout=dout, xhat=xhat)
-    n, c = dout.shape[0], gamma4.shape[1]
-    x_shape = (n, c, *(int(s) for s in xhat.shape[-2:]))
+    """Both layers' backward: ``dout`` is checked against the forward's x shape and cast to
+    its compute dtype; the gradients come back in the dtypes of x, gamma and beta as given."""
+    xp = get_array_module(dout=dout, xhat=cache.xhat)
+    n, c = int(cache.xhat.shape[0]), int(cache.gamma.shape[1])
+    x_shape = (n, c, *(int(s) for s in cache.xhat.shape[-2:]))
     check_shape(func, "dout", dout, x_shape, "(N, C, H, W) as in the forward")
+    dout = as_dtype(xp, dout, cache.xhat.dtype)
+    return grads_as_inputs(xp, _backward_compute(xp, dout, cache, x_shape), cache.in_dtypes)
+
+
+def _backward_compute(
+    xp: ModuleType, dout: Any, cache: SpatialNormCache, x_shape: tuple[int, ...]
+) -> tuple[Any, Any, Any]:
+    xhat, inv_std, gamma4, gamma_shape, axes, batch_stats, _ = cache
     if type(xhat) is np.ndarray and _norm_numpy.layout(dout, _CHANNEL_AXES) is not None:
         return _numpy_backward(dout, cache, x_shape)
     xhat_nchw = xp.reshape(xhat, x_shape)
@@ -241,7 +271,7 @@ def _numpy_backward(
     ``mean(dxhat) = sum(gamma * s1) / m`` and ``mean(dxhat * xhat) = sum(gamma * s2) / m``,
     the sums over the statistic's channels (and examples, for batch norm).
     """
-    xhat, inv_std, gamma4, gamma_shape, axes, batch_stats = cache
+    xhat, inv_std, gamma4, gamma_shape, axes, batch_stats, _ = cache
     n, c = x_shape[:2]
     kernels = _numba_group_norm(dout) if axes != _CHANNEL_AXES else None
     if kernels is not None:

@@ -50,6 +50,12 @@ def weight_penalty(
     return penalty
 
 
+def _is_floating(xp: ModuleType, dtype: Any) -> bool:
+    if isinstance(dtype, np.dtype):
+        return dtype.kind == "f"
+    return bool(xp.isdtype(dtype, "real floating"))
+
+
 class Model:
     """Base class of the models: a ``params`` dict plus non-trainable running statistics.
 
@@ -77,8 +83,16 @@ class Model:
     # -- description ---------------------------------------------------------------------
     @property
     def config(self) -> dict[str, Any]:
-        """The constructor arguments, JSON-serialisable; ``type(model)(**config)`` rebuilds."""
-        return dict(self._config)
+        """The constructor arguments, JSON-serialisable; ``type(model)(**config)`` rebuilds.
+
+        ``dtype`` is the parameters' dtype when they all share float32 or float64 (the model
+        computes in it, even after ``params`` were replaced), else the constructor's.
+        """
+        config = dict(self._config)
+        names = {str(p.dtype).rsplit(".", 1)[-1] for p in self.params.values()}
+        if len(names) == 1 and names <= {"float32", "float64"}:
+            config["dtype"] = names.pop()
+        return config
 
     @property
     def device(self) -> str:
@@ -125,15 +139,26 @@ class Model:
         """The array namespace of the parameters."""
         return get_array_module(**self.params)
 
+    def compute_dtype(self, xp: ModuleType) -> Any:
+        """The dtype the model computes in: that of its (floating) parameters.
+
+        Promoted like the layers do when they differ; ``dtype=`` only sets the initial
+        parameters, so float64 arrays assigned to ``params`` make the model run in float64.
+        """
+        dtypes = {p.dtype for p in self.params.values() if _is_floating(xp, p.dtype)}
+        if not dtypes:
+            return getattr(xp, self.dtype)
+        return dtypes.pop() if len(dtypes) == 1 else xp.result_type(*dtypes)
+
     def cast_input(self, xp: ModuleType, X: Any) -> Any:
-        """``X`` in the model's dtype (integer or float64 inputs to a float32 model, say).
+        """``X`` in the parameters' dtype (integer or float64 inputs to a float32 model, say).
 
         Raises ``TypeError``/``ValueError`` naming both when ``X`` is not where the
         parameters are.
         """
         name, first = next(iter(self.params.items()))
         get_array_module(X=X, **{f"the model's {name}": first})
-        wanted = getattr(xp, self.dtype)
+        wanted = self.compute_dtype(xp)
         return X if X.dtype == wanted else xp.astype(X, wanted)
 
     def _set_mode(self, mode: str) -> None:

@@ -15,7 +15,7 @@ from ..layer_utils import (
 )
 from ..layers import affine_backward, affine_forward, softmax_loss
 from .base import Model, weight_penalty
-from .init import check_positive_int, check_scale, gaussian
+from .init import check_positive_int, check_scale, gaussian, weight_rng
 
 __all__ = ["ThreeLayerConvNet"]
 
@@ -41,9 +41,12 @@ class ThreeLayerConvNet(Model):
     reg : float
         L2 strength on the weights.
     dtype : str or dtype
-        float32 (default) or float64 (for gradient checks).
+        float32 (default) or float64 (for gradient checks): the initial parameters' dtype.
+        The model computes in its parameters' dtype: assign float64 arrays to ``params``
+        and ``loss`` runs in float64.
     seed : int or None, keyword-only
-        Seed of the initial weights.
+        Seed of the initial weights (NumPy's global state is left alone); None draws them
+        from NumPy's global random state, as the course does.
 
     ``params``: W1 (F, C, filter_size, filter_size), b1 (F,), W2 (F * H/2 * W/2, hidden),
     b2, W3 (hidden, num_classes), b3.
@@ -78,7 +81,7 @@ class ThreeLayerConvNet(Model):
         super().__init__({"input_dim": [c, h, w], "num_filters": f, "filter_size": size,
                           "hidden_dim": hidden, "num_classes": classes, "weight_scale": scale,
                           "reg": float(reg), "dtype": dtype, "seed": seed})
-        rng = np.random.default_rng(seed)
+        rng = weight_rng(seed)
         pooled = f * (h // 2) * (w // 2)
         self.params = {
             "W1": gaussian(rng, (f, c, size, size), scale, self.dtype),

@@ -23,7 +23,7 @@ from ..layers import (
     softmax_loss,
 )
 from .base import Model, weight_penalty
-from .init import check_positive_int, check_scale, gaussian
+from .init import check_positive_int, check_scale, gaussian, weight_rng
 
 __all__ = ["FullyConnectedNet"]
 
@@ -31,7 +31,11 @@ NORMALIZATIONS = (None, "batchnorm", "layernorm")
 
 
 class FullyConnectedNet(Model):
-    """``{affine - [norm] - relu - [dropout]} x (L - 1) - affine - softmax``.
+    """Fully-connected net; ``dropout`` is the probability of DROPPING a unit (0 = none).
+
+    ``{affine - [norm] - relu - [dropout]} x (L - 1) - affine - softmax``. The course's
+    2019-on keep probability (``dropout_keep_ratio``, 1 = none) is
+    :class:`xplayers.course.classifiers.fc_net.FullyConnectedNet`.
 
     Parameters
     ----------
@@ -49,13 +53,16 @@ class FullyConnectedNet(Model):
     weight_scale : float
         Standard deviation of the Gaussian initial weights.
     dtype : str or dtype
-        float32 (default) or float64 (for gradient checks).
+        float32 (default) or float64 (for gradient checks): the initial parameters' dtype.
+        The model computes in its parameters' dtype: assign float64 arrays to ``params``
+        and ``loss`` runs in float64.
     seed : int or None
         Seeds the initial weights and, as in the course, fixes the dropout masks so the model
         can be gradient-checked. Leave it None to train with fresh masks every step (weights
         can still be seeded with ``init_seed``, and the masks with ``dropout_seed``).
     init_seed : int or None, keyword-only
-        Seed of the initial weights alone; defaults to ``seed``.
+        Seed of the initial weights alone; defaults to ``seed``. With neither, the weights
+        come from NumPy's global random state, as in the course.
     dropout_seed : int or None, keyword-only
         Seeds the sequence of dropout masks: a new mask at every step, the same sequence in
         every run on the same device (one :class:`xplayers.RandomStream` per dropout layer).
@@ -89,7 +96,9 @@ class FullyConnectedNet(Model):
             )
         if isinstance(dropout, bool) or not 0.0 <= float(dropout) < 1.0:
             raise ValueError(f"dropout is the drop probability and must lie in [0, 1), "
-                             f"got {dropout!r}")
+                             f"got {dropout!r}; for the course's keep probability (1 = no "
+                             "dropout) use xplayers.course.classifiers.fc_net."
+                             "FullyConnectedNet(dropout_keep_ratio=...)")
         scale = check_scale("weight_scale", weight_scale)
         if dropout_seed is not None and not is_seed(dropout_seed):
             raise ValueError(f"dropout_seed must be None or a non-negative integer, "
@@ -105,7 +114,7 @@ class FullyConnectedNet(Model):
         self.num_layers = len(dims) - 1
         self.normalization = normalization
         self.use_dropout = float(dropout) > 0
-        rng = np.random.default_rng(seed if init_seed is None else init_seed)
+        rng = weight_rng(seed if init_seed is None else init_seed)
         for i, (d_in, d_out) in enumerate(pairwise(dims), start=1):
             self.params[f"W{i}"] = gaussian(rng, (d_in, d_out), scale, self.dtype)
             self.params[f"b{i}"] = np.zeros(d_out, dtype=self.dtype)

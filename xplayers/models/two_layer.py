@@ -10,7 +10,7 @@ import numpy as np
 from ..layer_utils import affine_relu_backward, affine_relu_forward
 from ..layers import affine_backward, affine_forward, softmax_loss
 from .base import Model, weight_penalty
-from .init import check_positive_int, check_scale, gaussian
+from .init import check_positive_int, check_scale, gaussian, weight_rng
 
 __all__ = ["TwoLayerNet"]
 
@@ -31,9 +31,12 @@ class TwoLayerNet(Model):
     reg : float
         L2 strength: the loss adds ``0.5 * reg * sum(W**2)`` over W1 and W2.
     dtype : str or dtype, keyword-only
-        float32 (default) or float64 (for gradient checks).
+        float32 (default) or float64 (for gradient checks): the initial parameters' dtype.
+        The model computes in its parameters' dtype: assign float64 arrays to ``params``
+        and ``loss`` runs in float64.
     seed : int or None, keyword-only
-        Seed of the initial weights.
+        Seed of the initial weights (NumPy's global state is left alone); None draws them
+        from NumPy's global random state, as the course does.
 
     ``params``: W1 (D, H), b1 (H,), W2 (H, C), b2 (C,).
     """
@@ -56,7 +59,7 @@ class TwoLayerNet(Model):
         super().__init__({"input_dim": dims[0], "hidden_dim": dims[1], "num_classes": dims[2],
                           "weight_scale": scale, "reg": float(reg),
                           "dtype": dtype, "seed": seed})
-        rng = np.random.default_rng(seed)
+        rng = weight_rng(seed)
         for i, (d_in, d_out) in enumerate(pairwise(dims), start=1):
             self.params[f"W{i}"] = gaussian(rng, (d_in, d_out), scale, self.dtype)
             self.params[f"b{i}"] = np.zeros(d_out, dtype=self.dtype)

@@ -1,0 +1,35 @@
+"""The course's (CS231n) module layout and names, re-exporting xplayers.
+
+Rewrite a notebook's imports from ``cs231n.`` to ``xplayers.course.`` and it runs on xplayers:
+``layers`` (with the ``*_naive`` names), ``layer_utils``, ``fast_layers`` (the ``*_fast``
+names), ``classifiers.fc_net``, ``classifiers.cnn``, ``optim``, ``solver``,
+``gradient_check``, ``data_utils`` and ``vis_utils``. There is no second implementation:
+every name is an xplayers function or model. The one difference in meaning, converted at this
+package's boundary, is dropout: here, as in the course from 2019 on, ``dropout_param['p']``
+and ``FullyConnectedNet(dropout_keep_ratio=...)`` are KEEP probabilities (1 = no dropout);
+xplayers' own layers and models take the probability of DROPPING a unit.
+"""
+
+from . import (
+    classifiers,
+    data_utils,
+    fast_layers,
+    gradient_check,
+    layer_utils,
+    layers,
+    optim,
+    solver,
+    vis_utils,
+)
+
+__all__ = [
+    "classifiers",
+    "data_utils",
+    "fast_layers",
+    "gradient_check",
+    "layer_utils",
+    "layers",
+    "optim",
+    "solver",
+    "vis_utils",
+]
