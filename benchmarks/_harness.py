@@ -142,13 +142,76 @@ def alternate(steps: dict[str, Callable[[int], Any]], sync: Sync,
 
 
 def summary(times: dict[str, list[float]]) -> dict[str, Any]:
-    """Median and fastest milliseconds per call, the ratio xplayers / torch, and all repeats."""
+    """Median and fastest milliseconds per call, the ratios xplayers / torch and (when a
+    ``"floor"`` was timed) xplayers / floor, and all repeats."""
     xpl, tor = statistics.median(times["xplayers"]), statistics.median(times["torch"])
-    return {"xplayers_ms": 1e3 * xpl, "torch_ms": 1e3 * tor, "ratio": xpl / tor,
-            "xplayers_min_ms": 1e3 * min(times["xplayers"]),
-            "torch_min_ms": 1e3 * min(times["torch"]),
-            "xplayers_repeats_ms": [1e3 * t for t in times["xplayers"]],
-            "torch_repeats_ms": [1e3 * t for t in times["torch"]]}
+    out = {"xplayers_ms": 1e3 * xpl, "torch_ms": 1e3 * tor, "ratio": xpl / tor,
+           "xplayers_min_ms": 1e3 * min(times["xplayers"]),
+           "torch_min_ms": 1e3 * min(times["torch"]),
+           "xplayers_repeats_ms": [1e3 * t for t in times["xplayers"]],
+           "torch_repeats_ms": [1e3 * t for t in times["torch"]]}
+    if "floor" in times:
+        floor = statistics.median(times["floor"])
+        out.update({"floor_ms": 1e3 * floor, "floor_ratio": xpl / floor,
+                    "floor_repeats_ms": [1e3 * t for t in times["floor"]]})
+    return out
+
+
+def matmul_floor(products: Iterable[tuple[tuple[int, int], tuple[int, int], str]],
+                 dtype: Any = np.float32, seed: int = 0) -> Callable[[int], None]:
+    """A step that runs just the matrix products ``(m, k) @ (k, n)`` of ``products``, each into
+    a preallocated output: the floor under a compute-bound layer or training step.
+
+    The third item of each product says which operands are transposed views of C arrays, as
+    in the layer itself (``""``, ``"a"``, ``"b"`` or ``"ab"``): BLAS speed depends on it.
+    """
+    rng = np.random.default_rng(seed)
+    prepared = []
+    for (m, k), (k2, n), transposed in products:
+        if k != k2:
+            raise ValueError(f"inner dimensions differ: ({m}, {k}) @ ({k2}, {n})")
+        a = rng.standard_normal((k, m) if "a" in transposed else (m, k), dtype=dtype)
+        b = rng.standard_normal((n, k) if "b" in transposed else (k, n), dtype=dtype)
+        prepared.append((a.T if "a" in transposed else a, b.T if "b" in transposed else b,
+                         np.empty((m, n), dtype)))
+
+    def step(i: int) -> None:
+        for a, b, out in prepared:
+            np.matmul(a, b, out=out)
+
+    return step
+
+
+def copy_floor(sizes: Iterable[int], dtype: Any = np.float32) -> Callable[[int], None]:
+    """A step that copies arrays of ``sizes`` elements into preallocated outputs: the bytes a
+    memory-bound layer must read once and write once, at memory speed."""
+    pairs = [(np.ones(n, dtype), np.empty(n, dtype)) for n in sizes]
+
+    def step(i: int) -> None:
+        for src, dst in pairs:
+            np.copyto(dst, src)
+
+    return step
+
+
+def peak_host_memory(prepare: Callable[[], Callable[[int], Any]], warm_steps: int = 2) -> int:
+    """Peak bytes traced by ``tracemalloc`` during one step, counting everything ``prepare()``
+    built (model, data, optimizer state after ``warm_steps`` steps). NumPy reports its buffers
+    to tracemalloc; CuPy and PyTorch do not."""
+    import gc
+    import tracemalloc
+
+    gc.collect()
+    tracemalloc.start()
+    try:
+        step = prepare()
+        for i in range(warm_steps):
+            step(i)
+        tracemalloc.reset_peak()
+        step(warm_steps)
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
 
 
 def add_common_arguments(parser: argparse.ArgumentParser, *, device: str, warmup: int,

@@ -46,8 +46,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _harness import (
     add_common_arguments,
     alternate,
+    copy_floor,
     device_setup,
     environment,
+    matmul_floor,
     pin_threads,
     print_environment,
     run_devices,
@@ -201,6 +203,33 @@ def torch_steps(case: Case, device: str) -> tuple[Steps, Callable[[], list[Any]]
     return {"forward": forward, "forward+backward": both}, both
 
 
+# -- floor -----------------------------------------------------------------------------------
+def floor_step(case: Case, mode: str) -> Callable[[int], None]:
+    """What the layer cannot avoid: the conv's im2col products (bias folded in, rows at the
+    padded width, as the NumPy path runs them), or for the memory-bound layers a copy of the
+    bytes they must read and write (pool: x in, out out, then dout in, dx out; the norms: x in,
+    out out, then dout and x in, dx out)."""
+    n, c, h, w = case.x_shape
+    size = n * c * h * w
+    backward = mode == "forward+backward"
+    if case.op == "conv":
+        f, _, hh, ww = case.w_shape
+        k = c * hh * ww
+        ho = 1 + (h + 2 * case.pad - hh) // case.stride
+        width = w + 2 * case.pad if case.stride == 1 else 1 + (w + 2 * case.pad - ww) // case.stride
+        pixels = n * ho * width
+        products = [((f, k + 1), (k + 1, pixels), "")]
+        if backward:
+            products += [((k + 1, pixels), (pixels, f), "b"), ((k, f), (f, pixels), "")]
+        return matmul_floor(products)
+    if case.op == "pool":
+        out = size // (case.pool * case.pool)
+        moved = (size + out) * (2 if backward else 1)
+    else:
+        moved = 2 * size + (3 * size if backward else 0)
+    return copy_floor([moved // 2])  # a copy reads and writes its size
+
+
 # -- timing ----------------------------------------------------------------------------------
 
 
@@ -229,8 +258,11 @@ def run_device(device: str, args: argparse.Namespace) -> list[dict[str, Any]] | 
         tor, tor_check = torch_steps(case, torch_device)
         diff = max_rel_diff(xpl_check(), tor_check())
         for mode in ("forward", "forward+backward"):
-            times = alternate({"xplayers": lambda i, f=xpl[mode]: f(),
-                               "torch": lambda i, f=tor[mode]: f()}, sync, args)
+            steps = {"xplayers": lambda i, f=xpl[mode]: f(),
+                     "torch": lambda i, f=tor[mode]: f()}
+            if device == "cpu":
+                steps["floor"] = floor_step(case, mode)
+            times = alternate(steps, sync, args)
             results.append({"case": case.name, "description": case.description,
                             "device": device, "mode": mode, **summary(times),
                             # outputs and gradients against PyTorch's, relative to their max
@@ -240,13 +272,15 @@ def run_device(device: str, args: argparse.Namespace) -> list[dict[str, Any]] | 
 
 
 HEADER = (f"{'device':<6} {'case':<9} {'input':<48} {'pass':<16} {'xplayers ms':>11} "
-          f"{'torch ms':>9} {'xpl/torch':>9} {'(min)':>6}  {'rel diff':>8}")
+          f"{'torch ms':>9} {'xpl/torch':>9} {'(min)':>6} {'xpl/floor':>9}  {'rel diff':>8}")
 
 
 def _row(r: dict[str, Any]) -> str:
     return (f"{r['device']:<6} {r['case']:<9} {r['description']:<48} {r['mode']:<16} "
             f"{r['xplayers_ms']:>11.3f} {r['torch_ms']:>9.3f} {r['ratio']:>9.2f} "
-            f"{r['xplayers_min_ms'] / r['torch_min_ms']:>6.2f}  {r['max_rel_diff']:>8.1e}")
+            f"{r['xplayers_min_ms'] / r['torch_min_ms']:>6.2f} "
+            f"{r['floor_ratio'] if 'floor_ratio' in r else float('nan'):>9.2f}  "
+            f"{r['max_rel_diff']:>8.1e}")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -259,7 +293,9 @@ def main(argv: list[str] | None = None) -> int:
     print_environment(env)
     print(f"float32; median over {args.rounds} rounds x {args.repeats} repeats x {args.number} "
           f"calls, each block after {args.warmup} warm-up calls; '(min)' = ratio of the fastest "
-          "repeats; 'rel diff' = max |xplayers - torch| / max |torch| over out and gradients\n")
+          "repeats; 'rel diff' = max |xplayers - torch| / max |torch| over out and gradients; "
+          "'xpl/floor' = xplayers / the layer's matrix products alone (conv) or a copy of the "
+          "bytes it must read and write (pool, norms)\n")
     print(HEADER)
     print("-" * len(HEADER))
     run_devices(args, env, {}, run_device)

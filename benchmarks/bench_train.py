@@ -1,12 +1,22 @@
 """Time one full training step of small nets: xplayers against PyTorch.
 
-A step is forward + backward + an Adam update of every parameter, in float32, exactly as the
-Solver runs it (``model.loss(X, y)``, then ``xplayers.optim.adam`` on each parameter with a copy
-of its config, then ``float(loss)`` for the loss history). The PyTorch side is the equivalent
-``nn.Sequential`` (Linear / BatchNorm1d / ReLU / Dropout, or for the conv net Conv2d / ReLU /
-MaxPool2d / Flatten / Linear), ``F.cross_entropy``,
-``torch.optim.Adam`` with ``zero_grad(set_to_none=True)`` and ``loss.item()``. Both start from
+A step is forward + backward + an update of every parameter (SGD, SGD with momentum or Adam),
+in float32, exactly as the Solver runs it (``model.loss(X, y)``, then the update rule on each
+parameter with a copy of its config, then ``float(loss)`` for the loss history); with
+``--in-place`` the rules get ``config['in_place'] = True`` (no allocation per update).
+The PyTorch side is the equivalent ``nn.Sequential`` (Linear / BatchNorm1d / ReLU / Dropout,
+or for the conv net Conv2d / ReLU / MaxPool2d / Flatten / Linear), ``F.cross_entropy``,
+``torch.optim.SGD`` / ``SGD(momentum=0.9)`` / ``Adam`` with ``zero_grad(set_to_none=True)`` and
+``loss.item()``. Both start from
 the same weights and cycle through the same few minibatches, which already live on the device.
+
+Beside PyTorch, each step is timed against its *floor*: just the matrix products the step
+needs (forward, ``dW`` of every layer, ``dX`` of all but the first), NumPy ``matmul`` into
+preallocated outputs, with the same thread settings. ``xpl/floor`` near 1 means everything
+around the products costs little. On the CPU the peak host memory of one step (tracemalloc:
+model, data, optimizer state and every temporary) is printed beside the theoretical need:
+parameters + gradients + optimizer state + cached activations + the minibatch; on the GPU,
+the bytes CuPy's memory pool holds after the steps.
 
 Each library is timed in blocks: warm-up steps, then several repeats of N steps; the blocks
 alternate (xplayers, torch, xplayers, torch, ...) for ``--rounds`` rounds so that drift hits both
@@ -23,6 +33,7 @@ Usage::
     python benchmarks/bench_train.py --device cuda         # CuPy vs PyTorch CUDA
     python benchmarks/bench_train.py --device all --json results.json
     python benchmarks/bench_train.py --threads 1 --cases digits-bn
+    python benchmarks/bench_train.py --threads 1 --cases cifar-512 --optimizers adam --in-place
 
 On machines where ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE`` are set (they pin OpenBLAS to an
 older, slower kernel), compare with a run that unsets both for that command alone::
@@ -33,6 +44,7 @@ older, slower kernel), compare with a run that unsets both for that command alon
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -48,6 +60,8 @@ from _harness import (
     alternate,
     device_setup,
     environment,
+    matmul_floor,
+    peak_host_memory,
     pin_threads,
     print_environment,
     run_devices,
@@ -55,7 +69,9 @@ from _harness import (
 )
 
 from xplayers.models import FullyConnectedNet, Model, ThreeLayerConvNet
-from xplayers.optim import adam
+from xplayers.optim import OPTIMIZERS
+
+ALL_RULES = ("sgd", "sgd_momentum", "adam")
 
 LEARNING_RATE = 1e-3
 NUM_BATCHES = 4  # distinct minibatches cycled through, so no step sees cache-hot inputs only
@@ -73,6 +89,7 @@ class Case:
     image: tuple[int, int, int] | None = None  # (C, H, W) of a conv net's input
     filters: int = 0
     filter_size: int = 0
+    rules: tuple[str, ...] = ("adam",)  # update rules timed on this net
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -98,6 +115,8 @@ CASES = (
     Case("digits-bn", 64, (64, 128, 64, 10), normalization="batchnorm"),
     Case("cifar-mlp", 128, (3072, 256, 10)),
     Case("mnist-dropout", 256, (784, 512, 512, 10), dropout=0.2),
+    Case("cifar-512", 256, (3072, 512, 512, 10), rules=ALL_RULES),
+    Case("mnist-512", 256, (784, 512, 512, 10), rules=ALL_RULES),
     Case("cifar-convnet", 64, (3 * 32 * 32, 100, 10), image=(3, 32, 32), filters=32,
          filter_size=7),
 )
@@ -114,7 +133,8 @@ def host_batches(case: Case, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray
     ]
 
 
-def make_xplayers(case: Case, device: str) -> tuple[Model, Callable[[int], float]]:
+def make_xplayers(case: Case, device: str, rule: str = "adam",
+                  in_place: bool = False) -> tuple[Model, Callable[[int], float]]:
     """The model and a ``step(i) -> loss`` that trains on minibatch ``i % NUM_BATCHES``."""
     from xplayers import to_device
 
@@ -132,8 +152,10 @@ def make_xplayers(case: Case, device: str) -> tuple[Model, Callable[[int], float
         )
     model.to(device)
     batches = [(to_device(X, device), to_device(y, device)) for X, y in host_batches(case)]
+    update = OPTIMIZERS[rule]
     configs: dict[str, dict[str, Any]] = {
-        name: {"learning_rate": LEARNING_RATE} for name in model.params
+        name: {"learning_rate": LEARNING_RATE, **({"in_place": True} if in_place else {})}
+        for name in model.params
     }
 
     def step(i: int) -> float:
@@ -141,14 +163,15 @@ def make_xplayers(case: Case, device: str) -> tuple[Model, Callable[[int], float
         loss, grads = model.loss(X, y)
         updated = {}
         for name, w in model.params.items():  # as Solver._step does
-            updated[name], configs[name] = adam(w, grads[name], dict(configs[name]))
+            updated[name], configs[name] = update(w, grads[name], dict(configs[name]))
         model.params.update(updated)
         return float(loss)
 
     return model, step
 
 
-def make_torch(case: Case, device: str, model: Model) -> Callable[[int], float]:
+def make_torch(case: Case, device: str, model: Model,
+               rule: str = "adam") -> Callable[[int], float]:
     """``step(i) -> loss`` of the equivalent PyTorch net, initialised with ``model``'s weights."""
     import torch
     import torch.nn.functional as F
@@ -159,7 +182,11 @@ def make_torch(case: Case, device: str, model: Model) -> Callable[[int], float]:
     params = to_numpy(model.params)
     layers = _torch_conv_layers(case, params) if case.image else _torch_mlp_layers(case, params)
     net = nn.Sequential(*layers).to(device).train()
-    opt = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
+    if rule == "adam":
+        opt: Any = torch.optim.Adam(net.parameters(), lr=LEARNING_RATE)
+    else:  # our velocity is -lr times torch's buffer: the same steps at a constant lr
+        opt = torch.optim.SGD(net.parameters(), lr=LEARNING_RATE,
+                              momentum=0.9 if rule == "sgd_momentum" else 0.0)
     batches = [(torch.from_numpy(X).to(device), torch.from_numpy(y).to(device))
                for X, y in host_batches(case)]
 
@@ -216,13 +243,73 @@ def _torch_conv_layers(case: Case, params: dict[str, np.ndarray]) -> list[Any]:
     return [conv, nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), hidden, nn.ReLU(), scores]
 
 
+# -- floor and memory ----------------------------------------------------------------------
+def layer_products(case: Case) -> list[tuple[tuple[int, int], tuple[int, int], str]]:
+    """The matrix products of one training step, with the operands' layouts of the layers:
+    per layer ``X @ W``, ``X.T @ dZ`` and (all but the first layer) ``dZ @ W.T``; the conv
+    layer as its im2col products ``W @ cols`` and ``cols @ dZ.T`` (no ``dx`` for the input)."""
+    n = case.batch_size
+    products: list[tuple[tuple[int, int], tuple[int, int], str]] = []
+    dims = list(case.dims)
+    if case.image:
+        c, h, w = case.image
+        k = c * case.filter_size**2 + 1  # the bias rides along as a row of ones
+        pixels = n * h * (w + case.filter_size - 1)  # rows read at the padded width
+        products += [((case.filters, k), (k, pixels), ""), ((k, pixels), (pixels, case.filters),
+                                                          "b")]
+        dims[0] = case.filters * (h // 2) * (w // 2)  # after the 2x2 pool
+    for i, (d_in, d_out) in enumerate(itertools.pairwise(dims)):
+        products += [((n, d_in), (d_in, d_out), ""), ((d_in, n), (n, d_out), "a")]
+        if i > 0 or case.image:
+            products.append(((n, d_out), (d_out, d_in), "b"))
+    return products
+
+
+STATE_ARRAYS = {"sgd": 0, "sgd_momentum": 1, "adam": 2}
+
+
+def theoretical_bytes(case: Case, rule: str, model: Model) -> int:
+    """Parameters + gradients + optimizer state + cached activations + the minibatch."""
+    itemsize = 4
+    params = sum(int(np.prod(w.shape)) for w in model.params.values())
+    n = case.batch_size
+    batch = n * int(np.prod(case.input_shape)) + n * 2  # int64 labels
+    if case.image:
+        _, h, w = case.image
+        # the conv output (pooled in place of its ReLU), the pooled map, hidden, scores
+        acts = n * case.filters * h * w + n * case.filters * h * w // 4
+        acts += n * case.dims[1] + n * case.dims[2]
+    else:
+        acts = n * sum(case.dims[1:])  # each hidden layer's output, the scores
+        if case.dropout:
+            acts += n * sum(case.dims[1:-1])  # the masks
+    return itemsize * ((2 + STATE_ARRAYS[rule]) * params + acts + batch)
+
+
+def peak_step_bytes(case: Case, device: str, rule: str, in_place: bool) -> int | None:
+    """Peak memory of one step: tracemalloc on the host, CuPy's pool on the GPU."""
+    if device == "cpu":
+        return peak_host_memory(lambda: make_xplayers(case, device, rule, in_place)[1])
+    try:
+        import cupy
+    except ImportError:
+        return None
+    pool = cupy.get_default_memory_pool()
+    pool.free_all_blocks()
+    _, step = make_xplayers(case, device, rule, in_place)
+    for i in range(3):
+        step(i)
+    return int(pool.total_bytes())
+
+
 # -- timing --------------------------------------------------------------------------------
-def check_same_losses(case: Case, device: str, steps: int = 3) -> float | None:
+def check_same_losses(case: Case, device: str, steps: int = 3,
+                      rule: str = "adam") -> float | None:
     """Max relative difference of the first losses of both libraries (no dropout only)."""
     if case.dropout:
         return None
-    model, xpl_step = make_xplayers(case, device)
-    torch_step = make_torch(case, device, model)
+    model, xpl_step = make_xplayers(case, device, rule)
+    torch_step = make_torch(case, device, model, rule)
     diffs = []
     for i in range(steps):
         a, b = xpl_step(i), torch_step(i)
@@ -239,43 +326,62 @@ def run_device(device: str, args: argparse.Namespace) -> list[dict[str, Any]] | 
     for case in CASES:
         if args.cases and case.name not in args.cases:
             continue
-        model, xpl_step = make_xplayers(case, xpl_device)
-        times = alternate({"xplayers": xpl_step,
-                           "torch": make_torch(case, torch_device, model)}, sync, args)
-        results.append({"case": case.name, "description": case.description, "device": device,
-                        **summary(times),
-                        "first_losses_max_rel_diff": check_same_losses(case, xpl_device)})
-        print(_row(results[-1]), flush=True)
+        for rule in case.rules:
+            if args.optimizers and rule not in args.optimizers:
+                continue
+            model, xpl_step = make_xplayers(case, xpl_device, rule, args.in_place)
+            steps = {"xplayers": xpl_step, "torch": make_torch(case, torch_device, model, rule)}
+            if device == "cpu":
+                steps["floor"] = matmul_floor(layer_products(case))
+            times = alternate(steps, sync, args)
+            results.append({
+                "case": case.name, "description": case.description, "device": device,
+                "rule": rule, "in_place": args.in_place, **summary(times),
+                "peak_bytes": peak_step_bytes(case, xpl_device, rule, args.in_place),
+                "theoretical_bytes": theoretical_bytes(case, rule, model),
+                "first_losses_max_rel_diff": check_same_losses(case, xpl_device, rule=rule)})
+            print(_row(results[-1]), flush=True)
     return results
 
 
-HEADER = (f"{'device':<6} {'case':<14} {'network':<46} {'xplayers ms':>11} {'torch ms':>9} "
-          f"{'xpl/torch':>9} {'(min)':>6}  {'loss diff':>9}")
+HEADER = (f"{'device':<6} {'case':<14} {'network':<46} {'rule':<12} {'xplayers ms':>11} "
+          f"{'torch ms':>9} {'xpl/torch':>9} {'(min)':>6} {'xpl/floor':>9} "
+          f"{'peak MB':>8} {'need MB':>8}  {'loss diff':>9}")
 
 
 def _row(r: dict[str, Any]) -> str:
     diff = r["first_losses_max_rel_diff"]
     diff = "-" if diff is None else f"{diff:.1e}"
-    return (f"{r['device']:<6} {r['case']:<14} {r['description']:<46} "
+    floor = f"{r['floor_ratio']:.2f}" if "floor_ratio" in r else "-"
+    peak = "-" if r["peak_bytes"] is None else f"{r['peak_bytes'] / 2**20:.1f}"
+    return (f"{r['device']:<6} {r['case']:<14} {r['description']:<46} {r['rule']:<12} "
             f"{r['xplayers_ms']:>11.3f} {r['torch_ms']:>9.3f} {r['ratio']:>9.2f} "
-            f"{r['xplayers_min_ms'] / r['torch_min_ms']:>6.2f}  {diff:>9}")
+            f"{r['xplayers_min_ms'] / r['torch_min_ms']:>6.2f} {floor:>9} "
+            f"{peak:>8} {r['theoretical_bytes'] / 2**20:>8.1f}  {diff:>9}")
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     add_common_arguments(parser, device="cpu", warmup=20, number=40, rounds=2,
                          cases=[c.name for c in CASES])
+    parser.add_argument("--optimizers", nargs="*", choices=ALL_RULES,
+                        help="only these update rules (default: each case's own)")
+    parser.add_argument("--in-place", action="store_true",
+                        help="xplayers' rules update parameters and state in place")
     args = parser.parse_args(argv)
     limiter = pin_threads(args.threads)
     env = environment()
     print_environment(env)
-    print(f"float32, Adam lr={LEARNING_RATE}; per step: median over {args.rounds} rounds x "
+    print(f"float32, lr={LEARNING_RATE}; per step: median over {args.rounds} rounds x "
           f"{args.repeats} repeats x {args.number} steps, each block after {args.warmup} "
           "warm-up steps; '(min)' = ratio of the fastest repeats; 'loss diff' = max relative "
-          "difference of the first 3 losses (same init, no dropout)\n")
+          "difference of the first 3 losses (same init, no dropout); 'xpl/floor' = xplayers / "
+          "the step's matrix products alone; 'peak MB' = peak of one step (tracemalloc or "
+          "CuPy's pool), 'need MB' = params + grads + state + activations + batch\n")
     print(HEADER)
     print("-" * len(HEADER))
-    run_devices(args, env, {"learning_rate": LEARNING_RATE}, run_device)
+    run_devices(args, env, {"learning_rate": LEARNING_RATE, "in_place": args.in_place},
+                run_device)
     del limiter
     return 0
 

@@ -132,3 +132,50 @@ def test_fast_path_gradients(rng, groups) -> None:
 
             err = rel_error(grad, eval_numerical_gradient_array(f, at.copy(), dout))
             assert err < 1e-6, f"{forward.__name__} argument {i}: relative error {err:.1e}"
+
+
+@pytest.fixture
+def numba_on(monkeypatch):
+    pytest.importorskip("numba")
+    monkeypatch.setenv("XPLAYERS_NUMBA", "1")
+    assert _norm_numpy.group_norm_kernels() is not None
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_numba_group_norm_matches_the_numpy_and_portable_bodies(rng, monkeypatch, numba_on,
+                                                                dtype) -> None:
+    n, c, h, w, groups = 3, 6, 5, 4, 3
+    x = (1.0 + 2.0 * rng.standard_normal((n, c, h, w))).astype(dtype)
+    gamma, beta = (rng.standard_normal((1, c, 1, 1)).astype(dtype) for _ in range(2))
+    dout = rng.standard_normal((n, c, w, h)).astype(dtype).transpose(0, 1, 3, 2)  # a view
+
+    def run():
+        out, cache = spatial_groupnorm_forward(x, gamma, beta, groups)
+        return [out, *spatial_groupnorm_backward(dout, cache)]
+
+    ours = run()
+    monkeypatch.setenv("XPLAYERS_NUMBA", "0")
+    numpy_body = run()
+    monkeypatch.setattr(_norm_numpy, "layout", lambda x, axes: None)
+    portable = run()
+    for got, want_numpy, want_portable in zip(ours, numpy_body, portable, strict=True):
+        assert got.dtype == dtype and got.shape == want_numpy.shape
+        assert_close(got, want_numpy, **_tolerance(dtype))
+        assert_close(got, want_portable, **_tolerance(dtype))
+
+
+def test_numba_group_norm_gradients(rng, numba_on) -> None:
+    n, c, h, w, groups = 2, 4, 3, 5, 2
+    x = 2.0 + 3.0 * rng.standard_normal((n, c, h, w))
+    gamma, beta = rng.standard_normal((1, c, 1, 1)), rng.standard_normal((1, c, 1, 1))
+    dout = rng.standard_normal((n, c, h, w))
+    grads = spatial_groupnorm_backward(dout, spatial_groupnorm_forward(x, gamma, beta,
+                                                                       groups)[1])
+    for i, (at, grad) in enumerate(zip((x, gamma, beta), grads, strict=True)):
+        def f(v, i=i):
+            args = [x, gamma, beta]
+            args[i] = v
+            return spatial_groupnorm_forward(*args, groups)[0]
+
+        err = rel_error(grad, eval_numerical_gradient_array(f, at.copy(), dout))
+        assert err < 1e-6, f"argument {i}: relative error {err:.1e}"

@@ -397,3 +397,113 @@ def test_get_optimizer():
         get_optimizer("adamw")
     with pytest.raises(TypeError, match="got int"):
         get_optimizer(3)
+
+
+# --- Fused kernels: the same numbers as the portable body --------------------------------
+
+FUSED_SHAPE = (70, 130)  # above the fused-kernel threshold, not a whole number of blocks
+
+
+def _random_state(rng, name, dtype):
+    state = {}
+    for key in STATE_KEYS[name]:
+        value = rng.standard_normal(FUSED_SHAPE).astype(dtype)
+        state[key] = np.abs(value) if key in ("v", "cache") else value
+    if name == "adam":
+        state["t"] = 4
+    return state
+
+
+@pytest.fixture(params=["numba", "numpy"])
+def fused_engine(request, monkeypatch):
+    """Run the fused NumPy update with the numba kernels (opted in), then with the blocked
+    NumPy bodies (the default)."""
+    from xplayers import _optim_kernels
+
+    if request.param == "numba":
+        pytest.importorskip("numba")
+        monkeypatch.setattr(_optim_kernels, "_NUMBA_KERNELS", None)
+        monkeypatch.setenv("XPLAYERS_NUMBA", "1")
+        assert _optim_kernels.numba_available()
+    else:
+        monkeypatch.delenv("XPLAYERS_NUMBA", raising=False)
+        assert not _optim_kernels.numba_available()
+    return request.param
+
+
+@pytest.mark.parametrize("in_place", [False, True])
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_fused_numpy_equals_portable_body_bit_for_bit(rng, fused_engine, name, dtype, in_place):
+    # array_api_strict (NumPy underneath) always takes the portable body.
+    strict = pytest.importorskip("array_api_strict")
+    state = _random_state(rng, name, dtype)
+    w0 = rng.standard_normal(FUSED_SHAPE).astype(dtype)
+    config = {"learning_rate": 3e-3, **{k: np.copy(v) if k != "t" else v
+                                        for k, v in state.items()}, "in_place": in_place}
+    strict_config = {"learning_rate": 3e-3,
+                     **{k: strict.asarray(v) if k != "t" else v for k, v in state.items()}}
+    w_np, w_strict = w0.copy(), strict.asarray(w0)
+    for _ in range(3):
+        dw = rng.standard_normal(FUSED_SHAPE).astype(dtype)
+        before = w_np
+        w_np, config = OPTIMIZERS[name](w_np, dw, config)
+        assert (w_np is before) == in_place
+        w_strict, strict_config = OPTIMIZERS[name](w_strict, strict.asarray(dw), strict_config)
+    np.testing.assert_array_equal(w_np, np.asarray(w_strict))
+    assert w_np.dtype == dtype
+    for key in STATE_KEYS[name]:
+        np.testing.assert_array_equal(config[key], np.asarray(strict_config[key]), err_msg=key)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+def test_in_place_updates_w_and_state_where_they_are(backend, rng, name):
+    w_host = rng.standard_normal((3, 4))
+    g = rng.standard_normal((3, 4))
+    expected, ref_config = OPTIMIZERS[name](backend.asarray(w_host), backend.asarray(g))
+    expected, ref_config = OPTIMIZERS[name](expected, backend.asarray(g), ref_config)
+    w = backend.asarray(w_host)
+    next_w, config = OPTIMIZERS[name](w, backend.asarray(g), {"in_place": True})
+    state = {key: config[key] for key in STATE_KEYS[name]}
+    next_w, config = OPTIMIZERS[name](next_w, backend.asarray(g), config)
+    assert next_w is w
+    assert all(config[key] is array for key, array in state.items())
+    assert_close(w, backend.to_numpy(expected), rtol=1e-12, atol=1e-15)
+    for key in STATE_KEYS[name]:
+        assert_close(config[key], backend.to_numpy(ref_config[key]), rtol=1e-12, atol=1e-15)
+
+
+def test_in_place_must_be_a_bool():
+    with pytest.raises(TypeError, match=r"config\['in_place'\] must be True or False, got str"):
+        sgd(np.ones(2), np.ones(2), {"in_place": "yes"})
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_cupy_kernel_formula_equals_portable_body(rng, name, dtype):
+    # The CuPy ElementwiseKernel's body is valid Python: run the very string on NumPy arrays.
+    from xplayers._optim_kernels import FORMULAS, SIGNATURES, run_formula
+
+    strict = pytest.importorskip("array_api_strict")
+    state = _random_state(rng, name, dtype)
+    w = rng.standard_normal(FUSED_SHAPE).astype(dtype)
+    dw = rng.standard_normal(FUSED_SHAPE).astype(dtype)
+    lr, mu, decay, eps, b1, b2 = 3e-3, 0.9, 0.99, 1e-8, 0.9, 0.999
+    t = state.get("t", 0) + 1
+    root_c2 = math.sqrt(1.0 - b2**t)
+    scalars = {"lr": lr, "mu": mu, "decay": decay, "one_minus_decay": 1.0 - decay, "eps": eps,
+               "beta1": b1, "one_minus_beta1": 1.0 - b1, "beta2": b2,
+               "one_minus_beta2": 1.0 - b2, "step_scale": lr * root_c2 / (1.0 - b1**t),
+               "eps_scaled": eps * root_c2}
+    inputs, outputs, names = SIGNATURES[name]
+    assert all(f"{out} =" in FORMULAS[name] for out in outputs)
+    arrays = dict(zip(inputs, [w, dw, *(state[k] for k in STATE_KEYS[name])], strict=True))
+    typed = {key: dtype(scalars[key]) for key in names}  # the kernel's scalars are of type T
+    ours = run_formula(name, np, arrays, typed)
+    strict_config = {"learning_rate": lr, **{k: strict.asarray(v) if k != "t" else v
+                                             for k, v in state.items()}}
+    w_strict, strict_config = OPTIMIZERS[name](strict.asarray(w), strict.asarray(dw),
+                                               strict_config)
+    np.testing.assert_array_equal(ours["w_out"], np.asarray(w_strict))
+    for out, key in zip(outputs[1:], STATE_KEYS[name], strict=True):
+        np.testing.assert_array_equal(ours[out], np.asarray(strict_config[key]), err_msg=key)

@@ -1,4 +1,4 @@
-"""The ``xplayers`` command: ``xplayers train`` and ``xplayers evaluate PATH``."""
+"""The ``xplayers`` command: ``xplayers train``, ``xplayers evaluate PATH``, ``xplayers sweep``."""
 
 from __future__ import annotations
 
@@ -86,6 +86,10 @@ def build_parser() -> argparse.ArgumentParser:
                           help="data set (default: the one the model was trained on)")
     evaluate.add_argument("--data-dir", default=None)
     evaluate.add_argument("--device", default="auto")
+
+    from .sweep.command import add_sweep_parser
+
+    add_sweep_parser(sub)
     return parser
 
 
@@ -266,6 +270,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "train":
             return _train(args)
+        if args.command == "sweep":
+            from .sweep.command import run_sweep_command
+
+            return run_sweep_command(args)
         return _evaluate(args)
     except (ValueError, RuntimeError, OSError, ImportError, ArithmeticError) as exc:
         message = " ".join(str(exc).split())  # one line

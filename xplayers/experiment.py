@@ -6,6 +6,7 @@ This is what ``xplayers train`` runs; notebooks can call :func:`run_training` di
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -122,7 +123,8 @@ def resume_settings(path: str) -> TrainConfig:
 
 
 def run_training(config: TrainConfig, *, checkpoint_name: str | None = None,
-                 resume: str | None = None) -> TrainResult:
+                 resume: str | None = None,
+                 epoch_callback: Callable[[Solver], None] | None = None) -> TrainResult:
     """Load the data, build the model, train it and measure it on every split.
 
     Parameters
@@ -135,6 +137,9 @@ def run_training(config: TrainConfig, *, checkpoint_name: str | None = None,
         A file written that way: the model, optimizer state and position come from it and
         training continues up to ``config.epochs`` epochs (``config`` should come from
         :func:`resume_settings`).
+    epoch_callback : callable or None
+        Goes to the :class:`~xplayers.solver.Solver`: called after each epoch (a sweep
+        reports to Optuna and prunes there).
 
     Returns
     -------
@@ -147,7 +152,8 @@ def run_training(config: TrainConfig, *, checkpoint_name: str | None = None,
     num_classes = int(max(int(data["y_train"].max()), int(data["y_val"].max()),
                           int(data["y_test"].max())) + 1)
     settings = {"verbose": config.verbose, "device": device, "print_every": 10**9,
-                "num_epochs": config.epochs, "checkpoint_name": checkpoint_name}
+                "num_epochs": config.epochs, "checkpoint_name": checkpoint_name,
+                "epoch_callback": epoch_callback}
     if resume is not None:
         solver = Solver.from_checkpoint(resume, data, **settings)
         model = solver.model

@@ -7,7 +7,14 @@ created with ``zeros_like(w)``, so they live on ``w``'s device in ``w``'s dtype.
 
 ``config`` is validated completely and the new state computed before anything is written, so a
 call that raises leaves the dict untouched. A successful call updates the same dict in place and
-returns it. ``w`` and ``dw`` are never modified in place.
+returns it. ``w``, ``dw`` and the old state arrays are never modified in place, unless
+``config['in_place']`` is True (default False): then ``next_w`` is ``w`` itself and the state
+arrays are updated where they are, as ``torch.optim`` does, with no allocation per step (the
+caller keeps copies if it may have to undo a step).
+
+Big NumPy arrays and CuPy arrays take fused kernels (:mod:`xplayers._optim_kernels`: one
+pass over each parameter's memory, numba or blocked NumPy on the CPU, one ``ElementwiseKernel``
+on the GPU) that give the same numbers as the portable body; other arrays take that body.
 
 >>> import numpy as np
 >>> next_w, config = sgd(np.ones(2), np.full(2, 0.5), {"learning_rate": 0.1})
@@ -26,7 +33,8 @@ from typing import Any
 import numpy as np
 
 from ._checks import check_floating, check_same_dtype
-from .backend import get_array_module, is_array
+from ._optim_kernels import fused_update, use_fused
+from .backend import get_array_module, is_array, is_cupy_array
 
 __all__ = [
     "OPTIMIZERS",
@@ -128,7 +136,11 @@ def sgd(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
     _, config, _ = _begin("sgd", w, dw, config, ())
     defaults = {"learning_rate": 1e-2}
     lr = _number("sgd", config, "learning_rate", defaults["learning_rate"], "positive")
-    next_w = w - lr * dw
+    in_place = _in_place("sgd", config)
+    if _fused(in_place, w, dw):
+        (next_w,) = fused_update("sgd", (w, dw), (lr,), in_place)
+    else:
+        (next_w,) = _write_back(in_place, (w,), (w - lr * dw,))
     return next_w, _finish(config, defaults, {})
 
 
@@ -160,8 +172,12 @@ def sgd_momentum(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Co
     v = states["velocity"]
     if v is None:
         v = xp.zeros_like(w)
-    v = mu * v - lr * dw
-    next_w = w + v
+    in_place = _in_place(func, config)
+    if _fused(in_place, w, dw, v):
+        next_w, v = fused_update("sgd_momentum", (w, dw, v), (mu, lr), in_place)
+    else:
+        v_next = mu * v - lr * dw
+        next_w, v = _write_back(in_place, (w, v), (w + v_next, v_next))
     return next_w, _finish(config, defaults, {"velocity": v})
 
 
@@ -197,8 +213,12 @@ def sgd_nesterov_momentum(w: Any, dw: Any, config: Config | None = None) -> tupl
     v_prev = states["velocity"]
     if v_prev is None:
         v_prev = xp.zeros_like(w)
-    v = mu * v_prev - lr * dw
-    next_w = w + v + mu * (v - v_prev)
+    in_place = _in_place(func, config)
+    if _fused(in_place, w, dw, v_prev):
+        next_w, v = fused_update("sgd_nesterov_momentum", (w, dw, v_prev), (mu, lr), in_place)
+    else:
+        v = mu * v_prev - lr * dw
+        next_w, v = _write_back(in_place, (w, v_prev), (w + v + mu * (v - v_prev), v))
     return next_w, _finish(config, defaults, {"velocity": v})
 
 
@@ -233,8 +253,14 @@ def rmsprop(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]
     cache = states["cache"]
     if cache is None:
         cache = xp.zeros_like(w)
-    cache = decay * cache + (1.0 - decay) * (dw * dw)
-    next_w = w - lr * dw / (xp.sqrt(cache) + eps)
+    in_place = _in_place(func, config)
+    if _fused(in_place, w, dw, cache):
+        next_w, cache = fused_update("rmsprop", (w, dw, cache),
+                                     (lr, decay, 1.0 - decay, eps), in_place)
+    else:
+        c_next = decay * cache + (1.0 - decay) * (dw * dw)
+        next_w = w - lr * dw / (xp.sqrt(c_next) + eps)
+        next_w, cache = _write_back(in_place, (w, cache), (next_w, c_next))
     return next_w, _finish(config, defaults, {"cache": cache})
 
 
@@ -288,9 +314,13 @@ def adam(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
     root_c2 = math.sqrt(1.0 - beta2**t)
     step_scale = lr * root_c2 / (1.0 - beta1**t)
     eps_scaled = eps * root_c2
-    if _chunked_numpy(w, dw, m, v):
-        next_w, m, v = _adam_numpy(w, dw, m, v, beta1, beta2, step_scale, eps_scaled)
+    in_place = _in_place(func, config)
+    if _fused(in_place, w, dw, m, v):
+        next_w, m, v = fused_update(
+            "adam", (w, dw, m, v),
+            (beta1, 1.0 - beta1, beta2, 1.0 - beta2, step_scale, eps_scaled), in_place)
     else:
+        m_old, v_old = m, v
         # In-place operators only ever touch arrays created here, never w, dw or the old state.
         m_next = beta1 * m
         m_next += (1.0 - beta1) * dw
@@ -302,54 +332,37 @@ def adam(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
         denom += eps_scaled
         step = m / denom
         step *= step_scale
-        next_w = w - step
+        next_w, m, v = _write_back(in_place, (w, m_old, v_old), (w - step, m, v))
     return next_w, _finish(config, defaults, {"m": m, "v": v, "t": t})
 
 
-# Elements per block of the NumPy Adam: a block of each of the eight operands stays in the
-# L2 cache, so the dozen elementwise passes of an update read main memory about once.
-_BLOCK_BYTES = 1 << 18
+def _in_place(func: str, config: Config) -> bool:
+    """``config['in_place']`` (default False), checked to be a bool."""
+    value = config.get("in_place", False)
+    if not isinstance(value, bool | np.bool_):
+        raise TypeError(f"{func}: config['in_place'] must be True or False, "
+                        f"got {type(value).__name__} {value!r}")
+    return bool(value)
 
 
-def _chunked_numpy(*arrays: Any) -> bool:
-    """True when blocking pays: C-contiguous NumPy arrays bigger than two blocks."""
-    for a in arrays:
-        if type(a) is not np.ndarray or not a.flags.c_contiguous:
-            return False
-    first = arrays[0]
-    return first.size > 2 * (_BLOCK_BYTES // first.itemsize)
+def _fused(in_place: bool, *arrays: Any) -> bool:
+    """True when the fused kernels of :mod:`._optim_kernels` take the update (big C-contiguous
+    NumPy arrays, any C-contiguous NumPy arrays in place, or CuPy arrays); they give the
+    portable body's numbers bit for bit."""
+    if is_cupy_array(arrays[0]):
+        return all(is_cupy_array(a) and a.flags.c_contiguous for a in arrays)
+    if in_place:
+        return all(type(a) is np.ndarray and a.flags.c_contiguous for a in arrays)
+    return use_fused(*arrays)
 
 
-def _adam_numpy(
-    w: np.ndarray, dw: np.ndarray, m_old: np.ndarray, v_old: np.ndarray,
-    beta1: float, beta2: float, step_scale: float, eps_scaled: float,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Adam's update block by block, with the same operations (and results) as the portable code.
-
-    Large weight matrices make the update memory-bound: the portable body streams a dozen
-    arrays of w's size through main memory; here each block's temporaries stay in the cache.
-    """
-    next_w, m, v = np.empty_like(w), np.empty_like(w), np.empty_like(w)
-    flat = [a.reshape(-1) for a in (w, dw, m_old, v_old, next_w, m, v)]
-    w_f, g_f, m_old_f, v_old_f, next_f, m_f, v_f = flat
-    size, block = w.size, _BLOCK_BYTES // w.itemsize
-    buf = np.empty(block, dtype=w.dtype)
-    for start in range(0, size, block):
-        stop = min(start + block, size)
-        g, m_b, v_b, tmp = g_f[start:stop], m_f[start:stop], v_f[start:stop], buf[: stop - start]
-        np.multiply(m_old_f[start:stop], beta1, out=m_b)
-        np.multiply(g, 1.0 - beta1, out=tmp)
-        m_b += tmp
-        np.multiply(g, g, out=v_b)
-        v_b *= 1.0 - beta2
-        np.multiply(v_old_f[start:stop], beta2, out=tmp)
-        v_b += tmp
-        np.sqrt(v_b, out=tmp)
-        tmp += eps_scaled
-        np.divide(m_b, tmp, out=tmp)
-        tmp *= step_scale
-        np.subtract(w_f[start:stop], tmp, out=next_f[start:stop])
-    return next_w, m, v
+def _write_back(in_place: bool, olds: tuple[Any, ...], news: tuple[Any, ...]) -> tuple:
+    """``news``, or with ``in_place`` the ``olds`` after copying ``news`` into them."""
+    if not in_place:
+        return news
+    for old, new in zip(olds, news, strict=True):
+        old[...] = new
+    return olds
 
 
 OPTIMIZERS: dict[str, UpdateRule] = {

@@ -11,7 +11,7 @@ computed dtype).
 
 from .affine import affine_backward, affine_forward
 from .batchnorm import batchnorm_backward, batchnorm_backward_alt, batchnorm_forward
-from .conv import conv_backward, conv_forward
+from .conv import conv_backward, conv_forward, set_blas_threads
 from .dropout import dropout_backward, dropout_forward
 from .layernorm import layernorm_backward, layernorm_forward
 from .losses import softmax_loss, svm_loss
@@ -40,6 +40,7 @@ __all__ = [
     "max_pool_forward",
     "relu_backward",
     "relu_forward",
+    "set_blas_threads",
     "softmax_loss",
     "spatial_batchnorm_backward",
     "spatial_batchnorm_forward",

@@ -12,6 +12,7 @@ work in place. Results equal the portable body's up to rounding.
 from __future__ import annotations
 
 import math
+import os
 from typing import Any
 
 import numpy as np
@@ -104,3 +105,67 @@ def combine(dout: np.ndarray, xhat: np.ndarray, a: np.ndarray, b: np.ndarray,
         np.multiply(dout[start:stop], rows(a, start, stop), out=part)
         out += part
     return dx
+
+
+# -- group norm as numba kernels (opt-in: XPLAYERS_NUMBA=1) --------------------------------
+def group_norm_kernels() -> Any:
+    """:mod:`._norm_numba` when ``XPLAYERS_NUMBA=1`` and numba imports, else None."""
+    if os.environ.get("XPLAYERS_NUMBA") != "1":
+        return None
+    try:
+        from . import _norm_numba
+    except ImportError:
+        return None
+    return _norm_numba
+
+
+def numba_group_norm_forward(kernels: Any, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
+                             groups: int, eps: float) -> tuple[np.ndarray, np.ndarray,
+                                                               np.ndarray]:
+    """Group norm forward by the numba kernel.
+
+    Parameters
+    ----------
+    x : ndarray, shape (N, C, H, W), float32 or float64
+    gamma, beta : ndarrays, C elements each
+    groups : int, dividing C
+    eps : float
+
+    Returns
+    -------
+    out : ndarray (N, C, H, W); xhat : ndarray (N, G, C // G, H, W);
+    inv_std : ndarray (N, G, 1, 1, 1)
+    """
+    n, c, h, w = x.shape
+    shape = (n, groups, c // groups, h * w)
+    x4 = np.ascontiguousarray(x).reshape(shape)
+    xhat = np.empty(shape, dtype=x.dtype)
+    out = np.empty(shape, dtype=x.dtype)
+    inv_std = np.empty((n, groups), dtype=x.dtype)
+    kernels.group_norm_forward(x4, _per_group(gamma, groups, x.dtype),
+                               _per_group(beta, groups, x.dtype), float(eps), xhat, out,
+                               inv_std)
+    return (out.reshape(x.shape), xhat.reshape(n, groups, c // groups, h, w),
+            inv_std.reshape(n, groups, 1, 1, 1))
+
+
+def numba_group_norm_backward(kernels: Any, dout: np.ndarray, xhat: np.ndarray,
+                              inv_std: np.ndarray, gamma: np.ndarray,
+                              groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Group norm backward by the numba kernel: ``dx`` (N, C, H, W), ``dgamma`` and
+    ``dbeta`` (C,), from ``dout`` (N, C, H, W) and the forward's ``xhat`` and ``inv_std``."""
+    n, c, h, w = dout.shape
+    shape = (n, groups, c // groups, h * w)
+    d4 = np.ascontiguousarray(dout).reshape(shape)
+    x4 = np.ascontiguousarray(xhat).reshape(shape)
+    inv = np.ascontiguousarray(inv_std).reshape(n, groups)
+    dx = np.empty(shape, dtype=dout.dtype)
+    dgamma = np.empty((groups, c // groups), dtype=dout.dtype)
+    dbeta = np.empty_like(dgamma)
+    kernels.group_norm_backward(d4, x4, inv, _per_group(gamma, groups, dout.dtype), dx,
+                                dgamma, dbeta)
+    return dx.reshape(dout.shape), dgamma.reshape(c), dbeta.reshape(c)
+
+
+def _per_group(values: np.ndarray, groups: int, dtype: Any) -> np.ndarray:
+    return np.ascontiguousarray(np.reshape(values, (groups, -1)), dtype=dtype)

@@ -20,6 +20,9 @@ Two fast paths sit beside it and give the same numbers:
   product). To spare full passes over memory, ``out`` and ``dx`` are returned as strided
   views of the buffers the products wrote (not C-contiguous).
 - CuPy arrays: fused im2col/col2im CUDA kernels and cuBLAS, in :mod:`._conv_cupy`.
+
+The NumPy path picks its BLAS thread count per call (:mod:`xplayers._blas_threads`: no more
+threads than free cores, or what :func:`set_blas_threads` / ``XPLAYERS_BLAS_THREADS`` say).
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
+from .._blas_threads import conv_blas_threads, set_blas_threads
 from .._checks import (
     as_dtype,
     check_floating,
@@ -40,7 +44,7 @@ from .._checks import (
 from ..backend import get_array_module, is_cupy_array, is_numpy_array
 from ._geometry import ConvGeometry, conv_geometry
 
-__all__ = ["ConvCache", "conv_backward", "conv_forward"]
+__all__ = ["ConvCache", "conv_backward", "conv_forward", "set_blas_threads"]
 
 # Bytes of column matrix per block of examples on the NumPy path: small enough to stay in the
 # L2/L3 caches between im2col, the matrix product and col2im, large enough for products that
@@ -133,7 +137,8 @@ def conv_backward(
     check_shape("conv_backward", "dout", dout, g.out_shape, "(N, F, Ho, Wo) as in the forward")
     dout = as_dtype(xp, dout, w.dtype)
     if path == "numpy":
-        grads = _numpy_backward(dout, saved, w, g, compute_dx)
+        with conv_blas_threads():
+            grads = _numpy_backward(dout, saved, w, g, compute_dx)
     elif path == "cupy":
         from . import _conv_cupy
 
@@ -167,7 +172,8 @@ def _conv_forward(
     if path == "auto":
         path = "numpy" if is_numpy_array(x) else "cupy" if is_cupy_array(x) else "portable"
     if path == "numpy":
-        out, saved = _numpy_forward(x, w, b, g)
+        with conv_blas_threads():
+            out, saved = _numpy_forward(x, w, b, g)
     elif path == "cupy":
         from . import _conv_cupy
 

@@ -194,6 +194,12 @@ def spatial_groupnorm_forward(
                          f"got {gn_param!r}")
     eps = _check_fraction(func, "eps", gn_param.get("eps", 1e-5), 0.0, math.inf, "gn_param")
     axes = (2, 3, 4)
+    kernels = _numba_group_norm(x)
+    if kernels is not None:
+        out, xhat, inv_std = _norm_numpy.numba_group_norm_forward(kernels, x, gamma4, beta4,
+                                                                  groups, eps)
+        return out, SpatialNormCache(xhat, inv_std, gamma4, tuple(gamma.shape), axes, True,
+                                     in_dtypes)
     xhat, inv_std, _, _ = normalize(xp, xp.reshape(x, (n, groups, c // groups, h, w)), axes, eps)
     out = gamma4 * xp.reshape(xhat, (n, c, h, w))
     out += beta4
@@ -247,6 +253,13 @@ def _backward_compute(
     return xp.reshape(dx, x_shape), dgamma, dbeta
 
 
+def _numba_group_norm(a: Any) -> Any:
+    """The numba group-norm kernels for a float32/float64 NumPy array when enabled, else None."""
+    if type(a) is not np.ndarray or a.dtype not in (np.float32, np.float64):
+        return None
+    return _norm_numpy.group_norm_kernels()
+
+
 def _numpy_backward(
     dout: np.ndarray, cache: SpatialNormCache, x_shape: tuple[int, ...]
 ) -> tuple[Any, Any, Any]:
@@ -260,6 +273,11 @@ def _numpy_backward(
     """
     xhat, inv_std, gamma4, gamma_shape, axes, batch_stats, _ = cache
     n, c = x_shape[:2]
+    kernels = _numba_group_norm(dout) if axes != _CHANNEL_AXES else None
+    if kernels is not None:
+        dx, dgamma, dbeta = _norm_numpy.numba_group_norm_backward(
+            kernels, dout, xhat, inv_std, gamma4, inv_std.shape[1])
+        return dx, np.reshape(dgamma, gamma_shape), np.reshape(dbeta, gamma_shape)
     d3 = np.reshape(dout, (n, c, -1))
     x3 = np.reshape(xhat, (n, c, -1))
     s1, s2 = d3.sum(axis=2), np.vecdot(d3, x3)  # (N, C)

@@ -1,0 +1,103 @@
+"""The ``xplayers sweep`` subcommand: its options and what it runs."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+from .runner import PRUNERS, SweepOptions
+from .space import load_space_file, parse_param
+from .workers import STORAGE_ENV
+
+__all__ = ["add_sweep_parser", "run_sweep_command"]
+
+EPILOG = """\
+search space: --param NAME=LOW..HIGH[:log|:linear] (a range; learning_rate, weight_scale and
+reg are on a log scale), NAME=A|B|C (choices; hidden sizes as 128x64) or NAME=VALUE (fixed).
+--space FILE reads the same from TOML or JSON. Unset parameters keep the default space:
+learning_rate, weight_scale, reg, hidden_dims, normalization, dropout, optimizer, batch_size.
+
+many machines: on the first,
+  xplayers sweep --storage postgresql://USER:PASS@HOST/DB --study-name digits --workers auto
+and on every other one,
+  xplayers sweep --storage postgresql://USER:PASS@HOST/DB --study-name digits --resume \\
+                 --workers auto
+"""
+
+
+def add_sweep_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``sweep`` to the ``xplayers`` subcommands."""
+    defaults = SweepOptions()
+    sweep = sub.add_parser(
+        "sweep", help="search hyperparameters with Optuna (many workers, one study)",
+        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+    sweep.add_argument("--trials", type=int, default=None,
+                       help="trials in the study, earlier runs and other machines included "
+                            "(default 20; with --resume, the study's own target)")
+    sweep.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
+                       help="start no trial after this many seconds")
+    sweep.add_argument("--objective", default=defaults.objective,
+                       choices=("val_accuracy", "train_accuracy", "final_loss"))
+    sweep.add_argument("--pruner", default=defaults.pruner, choices=PRUNERS,
+                       help="stop bad trials at epoch boundaries (median or asha)")
+    sweep.add_argument("--param", action="append", default=[], metavar="SPEC",
+                       help="a search space entry (see below); repeatable")
+    sweep.add_argument("--space", metavar="FILE", help="search space in a .toml or .json file")
+    sweep.add_argument("--only-given", action="store_true",
+                       help="search only the --param/--space entries (no default space)")
+    sweep.add_argument("--no-default-trial", action="store_true",
+                       help="do not start with the default 'xplayers train' settings")
+    sweep.add_argument("--dataset", default=defaults.dataset,
+                       choices=("digits", "cifar10", "synthetic"))
+    sweep.add_argument("--data-dir", default=None)
+    sweep.add_argument("--seed", type=int, default=defaults.seed,
+                       help="seeds the data split, every trial's training and the sampler")
+    sweep.add_argument("--study-name", default=defaults.study_name)
+    sweep.add_argument("--storage", default=None,
+                       help="a database URL (postgresql://user:pass@host/db) or a journal "
+                            "file; default OUT/study.journal")
+    sweep.add_argument("--resume", action="store_true",
+                       help="continue (or join) the existing study of that name")
+    sweep.add_argument("--workers", default="1",
+                       help="worker processes: N, or auto (one per GPU; on a CPU, one per "
+                            "core with the BLAS threads split)")
+    sweep.add_argument("--device", default=defaults.device,
+                       help="auto, cpu, cuda or cuda:N")
+    sweep.add_argument("--out", default=defaults.out,
+                       help="folder for the results, checkpoints and the default study file")
+    sweep.add_argument("--worker", type=int, default=None, help=argparse.SUPPRESS)
+    sweep.add_argument("--deadline", type=float, default=None, help=argparse.SUPPRESS)
+    return sweep
+
+
+def run_sweep_command(args: argparse.Namespace) -> int:
+    """Run ``xplayers sweep`` (or one of its worker processes); returns the exit status."""
+    from .results import summarise, write_results
+    from .runner import run_sweep, run_worker, storage_address
+
+    options = SweepOptions(
+        trials=args.trials, timeout=args.timeout, objective=args.objective, pruner=args.pruner,
+        replace_space=args.only_given, dataset=args.dataset, data_dir=args.data_dir,
+        seed=args.seed, study_name=args.study_name, storage=args.storage, resume=args.resume,
+        workers=args.workers, device=args.device, out=args.out,
+        include_defaults=not args.no_default_trial)
+    if args.worker is not None:
+        storage = os.environ.get(STORAGE_ENV) or storage_address(options)
+        run_worker(args.worker, storage, args.study_name, args.device, args.out, args.deadline)
+        return 0
+    if args.trials is not None and args.trials < 1:
+        raise ValueError(f"--trials must be a positive integer, got {args.trials}")
+    if args.space:
+        options.space.update(load_space_file(args.space))
+    options.space.update(parse_param(text) for text in args.param)
+    study, problems = run_sweep(options)
+    for line in problems:
+        print(f"xplayers sweep: warning: {line}")
+    print(summarise(study))
+    for line in write_results(study, Path(args.out)):
+        print(line)
+    from optuna.trial import TrialState
+
+    done = any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
+    return 0 if done else 1
