@@ -105,12 +105,12 @@ def test_pool_cupy_module_matches_the_numpy_path_bit_for_bit(cupy_path, dtype, w
     g = pool_geometry("test", x, pool_param)
     index_dtype = pooling_module._index_dtype(np, g)
     out, argmax = pool_cupy.max_pool_forward(_on_fake_gpu(x), g, index_dtype)
-    expected, cache = pooling_module._max_pool_forward(x, pool_param, path="numpy")
+    expected, cache = pooling_module.max_pool_forward(x, pool_param)
     np.testing.assert_array_equal(out.view(f"u{x.itemsize}"), expected.view(f"u{x.itemsize}"))
     np.testing.assert_array_equal(argmax, cache.argmax)
     dout = rng.standard_normal(out.shape).astype(dtype)
     dx = pool_cupy.max_pool_backward(_on_fake_gpu(dout), argmax, g)
-    expected_dx = pooling_module._max_pool_backward(dout, cache, path="numpy")
+    expected_dx = pooling_module.max_pool_backward(dout, cache)
     np.testing.assert_array_equal(dx.view(f"u{x.itemsize}"),
                                   np.ascontiguousarray(expected_dx).view(f"u{x.itemsize}"))
     argmax_c = "unsigned char" if index_dtype == np.uint8 else "int"

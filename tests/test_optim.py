@@ -418,16 +418,15 @@ def _random_state(rng, name, dtype):
 def fused_engine(request, monkeypatch):
     """Run the fused NumPy update with the numba kernels (opted in), then with the blocked
     NumPy bodies (the default)."""
-    from xplayers import _optim_kernels
+    from xplayers._fast_paths import numba_enabled
 
     if request.param == "numba":
         pytest.importorskip("numba")
-        monkeypatch.setattr(_optim_kernels, "_NUMBA_KERNELS", None)
         monkeypatch.setenv("XPLAYERS_NUMBA", "1")
-        assert _optim_kernels.numba_available()
+        assert numba_enabled()
     else:
         monkeypatch.delenv("XPLAYERS_NUMBA", raising=False)
-        assert not _optim_kernels.numba_available()
+        assert not numba_enabled()
     return request.param
 
 

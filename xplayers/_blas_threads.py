@@ -23,6 +23,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ._checks import as_integer
+
 __all__ = ["choose_threads", "conv_blas_threads", "set_blas_threads"]
 
 _ENV = "XPLAYERS_BLAS_THREADS"
@@ -39,8 +41,7 @@ def set_blas_threads(threads: int | None) -> None:
         If ``threads`` is not a positive int or None.
     """
     global _chosen
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                or threads < 1):
+    if threads is not None and (as_integer(threads) is None or threads < 1):
         raise ValueError(f"set_blas_threads: threads must be a positive int or None, "
                          f"got {threads!r}")
     _chosen = threads

@@ -7,12 +7,11 @@ leaves the last rows and columns unvisited.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._checks import check_ndim
+from .._checks import as_integer, check_ndim
 
 
 def _check_param_dict(func: str, where: str, params: Any, keys: str) -> Mapping[str, Any]:
@@ -29,14 +28,9 @@ def _int_param(func: str, where: str, params: Mapping[str, Any], key: str,
             raise ValueError(f"{func}: {where}[{key!r}] is required")
         return default
     value = params[key]
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        number = operator.index(value)
-    except TypeError:
-        raise ValueError(
-            f"{func}: {where}[{key!r}] must be an integer, got {value!r}"
-        ) from None
+    number = as_integer(value)
+    if number is None:
+        raise ValueError(f"{func}: {where}[{key!r}] must be an integer, got {value!r}")
     if number < minimum:
         kind = "a positive integer" if minimum == 1 else "a non-negative integer"
         raise ValueError(f"{func}: {where}[{key!r}] must be {kind}, got {number}")
