@@ -1,10 +1,8 @@
 """BLAS threads for the NumPy conv path's matrix products, chosen per call.
 
-Why: the NumPy conv runs many small products (one per cache-sized block of examples). With
-two OpenBLAS threads on a machine whose cores are busy with other work, every product waits
-at its end for a helper thread the scheduler has not run yet, and idle OpenBLAS threads spin
-for a while after each call, taking a core from whoever needs it; measured on a shared
-2-core machine (load 4), a conv fwd+bwd took 2.5-5x longer on two threads than on one.
+Why (measurements in ``docs/design.md``): with more BLAS threads than free cores, each of
+the NumPy conv's many small products waits at its end for a helper thread the scheduler has
+not run yet.
 
 So, unless the user says otherwise, each conv call runs its products on at most as many
 threads as there are cores left free by the other runnable tasks (from the 1-minute load
