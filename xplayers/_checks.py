@@ -89,21 +89,29 @@ def check_floating(func: str, name: str, x: Any, xp: ModuleType) -> None:
     raise TypeError(f"{func}: {name} must be a floating-point array, got dtype {x.dtype}")
 
 
+_MIXED = object()
+
+
+def _single_dtype(arrays: Any) -> Any:
+    """The one dtype of the non-None ``arrays``, None if all are None, else ``_MIXED``."""
+    first = None
+    for a in arrays:
+        if a is None:
+            continue
+        if first is None:
+            first = a.dtype
+        elif a.dtype != first:
+            return _MIXED
+    return first
+
+
 def check_same_dtype(func: str, xp: ModuleType, **arrays: Any) -> None:
     """Raise ``TypeError`` unless the given (non-None) arrays share one dtype.
 
     For the optimizers, whose state must keep the parameter's dtype; layers promote instead
     (:func:`promote`).
     """
-    first = None
-    for a in arrays.values():
-        if a is None:
-            continue
-        if first is None:
-            first = a.dtype
-        elif a.dtype != first:
-            break
-    else:
+    if _single_dtype(arrays.values()) is not _MIXED:
         return
     dtypes = {name: a.dtype for name, a in arrays.items() if a is not None}
     if len(set(map(str, dtypes.values()))) > 1:
@@ -143,17 +151,10 @@ def promote(func: str, xp: ModuleType, **arrays: Any) -> tuple[Any, list[Any]]:
         For a complex or other non-real dtype, or when no array is floating.
     """
     values = list(arrays.values())
-    first = None
-    for a in values:
-        if a is None:
-            continue
-        if first is None:
-            first = a.dtype
-        elif a.dtype != first:
-            break
-    else:  # the common case, one floating dtype: nothing to promote
-        if first is not None and _kind(first, xp) == "f":
-            return first, values
+    first = _single_dtype(values)
+    # the common case, one floating dtype: nothing to promote
+    if first is not _MIXED and first is not None and _kind(first, xp) == "f":
+        return first, values
     given = [(name, a) for name, a in arrays.items() if a is not None]
     floats = []
     for name, a in given:

@@ -57,7 +57,8 @@ def _begin(
 ) -> tuple[ModuleType, Config, dict[str, Any]]:
     """Check ``w``, ``dw`` and the state arrays in ``config``; return ``(xp, config, states)``.
 
-    ``states`` maps each name in ``state_names`` to the array found in ``config`` or ``None``.
+    ``states`` maps each name in ``state_names`` to the array found in ``config``, or to
+    zeros like ``w`` (on its device) when absent.
     """
     if config is None:
         config = {}
@@ -83,7 +84,8 @@ def _begin(
                 f"{func}: config[{name!r}] has shape {tuple(value.shape)}, "
                 f"expected w's shape {shape}"
             )
-    return xp, config, states
+    return xp, config, {name: xp.zeros_like(w) if value is None else value
+                        for name, value in states.items()}
 
 
 _EXPECTED = {"positive": "a positive finite number", "fraction": "a number in [0, 1)"}
@@ -161,16 +163,7 @@ def sgd_momentum(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Co
     config : dict
         The same dict, with ``velocity`` replaced by the new velocity.
     """
-    func = "sgd_momentum"
-    xp, config, states = _begin(func, w, dw, config, ("velocity",))
-    defaults = {"learning_rate": 1e-2, "momentum": 0.9}
-    lr = _number(func, config, "learning_rate", defaults["learning_rate"], "positive")
-    mu = _number(func, config, "momentum", defaults["momentum"], "fraction")
-    v = states["velocity"]
-    if v is None:
-        v = xp.zeros_like(w)
-    next_w, v = _update(xp, func, (w, dw, v), (mu, lr), _in_place(func, config))
-    return next_w, _finish(config, defaults, {"velocity": v})
+    return _momentum_rule("sgd_momentum", w, dw, config)
 
 
 def sgd_nesterov_momentum(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
@@ -197,15 +190,16 @@ def sgd_nesterov_momentum(w: Any, dw: Any, config: Config | None = None) -> tupl
     config : dict
         The same dict, with ``velocity`` replaced by the new velocity.
     """
-    func = "sgd_nesterov_momentum"
+    return _momentum_rule("sgd_nesterov_momentum", w, dw, config)
+
+
+def _momentum_rule(func: str, w: Any, dw: Any, config: Config | None) -> tuple[Any, Config]:
+    """Checks and state of both momentum rules; the arithmetic is ``func``'s own."""
     xp, config, states = _begin(func, w, dw, config, ("velocity",))
     defaults = {"learning_rate": 1e-2, "momentum": 0.9}
     lr = _number(func, config, "learning_rate", defaults["learning_rate"], "positive")
     mu = _number(func, config, "momentum", defaults["momentum"], "fraction")
-    v_prev = states["velocity"]
-    if v_prev is None:
-        v_prev = xp.zeros_like(w)
-    next_w, v = _update(xp, func, (w, dw, v_prev), (mu, lr), _in_place(func, config))
+    next_w, v = _update(xp, func, (w, dw, states["velocity"]), (mu, lr), _in_place(func, config))
     return next_w, _finish(config, defaults, {"velocity": v})
 
 
@@ -238,8 +232,6 @@ def rmsprop(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]
     decay = _number(func, config, "decay_rate", defaults["decay_rate"], "fraction")
     eps = _number(func, config, "epsilon", defaults["epsilon"], "positive")
     cache = states["cache"]
-    if cache is None:
-        cache = xp.zeros_like(w)
     next_w, cache = _update(xp, func, (w, dw, cache), (lr, decay, 1.0 - decay, eps),
                             _in_place(func, config))
     return next_w, _finish(config, defaults, {"cache": cache})
@@ -285,10 +277,6 @@ def adam(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
     if t < 0:
         raise ValueError(f"{func}: config['t'] must be a non-negative integer, got {t!r}")
     m, v = states["m"], states["v"]
-    if m is None:
-        m = xp.zeros_like(w)
-    if v is None:
-        v = xp.zeros_like(w)
     t = int(t) + 1
     # lr * m_hat / (sqrt(v_hat) + eps) with the bias corrections folded into two scalars,
     # as torch.optim.Adam does: step_scale * m / (sqrt(v) + eps_scaled).
