@@ -6,7 +6,8 @@ implementations for one array library each, keyed by the library's name:
 
 - ``"numpy"`` for NumPy arrays, ``"cupy"`` for CuPy arrays;
 - ``"numba"`` for NumPy arrays too, tried before ``"numpy"`` only when numba is enabled
-  (``XPLAYERS_NUMBA=1`` and numba imports; see :func:`numba_enabled`).
+  (``XPLAYERS_NUMBA=1`` at import, or ``fast_paths(numba=True)``, and numba installed; see
+  :func:`numba_enabled`).
 
 Calling the table with ``xp`` and the body's arguments runs the first implementation of the
 arrays' library that accepts them, else the portable body. An implementation takes the very
@@ -16,7 +17,8 @@ sits in that implementation, in one place. Results of every implementation agree
 portable body (bit for bit or to rounding, as each one documents).
 
 :func:`fast_paths` switches every table to its portable body (``with fast_paths(False):``),
-which is how the tests compare each fast path with the body it stands in for.
+which is how the tests compare each fast path with the body it stands in for, and numba's
+kernels on or off (``numba=``).
 """
 
 from __future__ import annotations
@@ -38,22 +40,31 @@ PORTABLE = "portable"
 
 _LIBRARIES = ("numpy", "cupy", "numba")
 _ENABLED: ContextVar[bool] = ContextVar("xplayers_fast_paths", default=True)
+_NUMBA: ContextVar[bool] = ContextVar(
+    "xplayers_numba", default=os.environ.get("XPLAYERS_NUMBA") == "1")
 
 
 @contextmanager
-def fast_paths(enabled: bool = True) -> Iterator[None]:
+def fast_paths(enabled: bool = True, *, numba: bool | None = None) -> Iterator[None]:
     """Within the block, fast paths are used (``True``, the default) or not (``False``).
 
     ``with xplayers.fast_paths(False):`` makes every layer and update rule run its portable
-    body, on any array library. The setting is per thread (a context variable).
+    body, on any array library. ``numba=True``/``False`` switches the opt-in numba kernels
+    on or off (None: as before; the default comes from ``XPLAYERS_NUMBA=1`` at import). The
+    settings are per thread (context variables).
     """
-    if not isinstance(enabled, bool):
-        raise TypeError(f"fast_paths: enabled must be True or False, got {enabled!r}")
+    for name, value, allowed in (("enabled", enabled, (True, False)),
+                                 ("numba", numba, (True, False, None))):
+        if not any(value is a for a in allowed):
+            raise TypeError(f"fast_paths: {name} must be one of {allowed}, got {value!r}")
     token = _ENABLED.set(enabled)
+    numba_token = None if numba is None else _NUMBA.set(numba)
     try:
         yield
     finally:
         _ENABLED.reset(token)
+        if numba_token is not None:
+            _NUMBA.reset(numba_token)
 
 
 def fast_paths_enabled() -> bool:
@@ -67,14 +78,16 @@ def _numba_installed() -> bool:
 
 
 def numba_enabled() -> bool:
-    """True when ``XPLAYERS_NUMBA=1`` (read at each call) and numba is installed.
+    """True when numba's kernels are switched on (``XPLAYERS_NUMBA=1`` when xplayers was
+    imported, or ``fast_paths(numba=True)``) and numba is installed.
 
     numba kernels are opt-in: importing numba and loading cached kernels takes about a second,
     which pays only in long runs of big models.
     """
-    return os.environ.get("XPLAYERS_NUMBA") == "1" and _numba_installed()
+    return _NUMBA.get() and _numba_installed()
 
 
+@functools.cache
 def library_of(xp: ModuleType) -> str:
     """``'numpy'``, ``'cupy'``, or the namespace's own name (``'torch'``, ...) for ``xp``."""
     return xp.__name__.removeprefix("array_api_compat.").split(".")[0]
@@ -99,6 +112,8 @@ class FastPaths:
     def __init__(self, portable: Callable[..., Any], **implementations: Callable[..., Any]):
         self.portable = portable
         self._table: dict[str, Callable[..., Any]] = {}
+        # Per array library, the (name, implementation) pairs to try in order.
+        self._candidates: dict[str, tuple[tuple[str, Callable[..., Any]], ...]] = {}
         functools.update_wrapper(self, portable)
         for library, func in implementations.items():
             self.register(library)(func)
@@ -111,6 +126,11 @@ class FastPaths:
 
         def add(func: Callable[..., Any]) -> Callable[..., Any]:
             self._table[library] = func
+            order = {"numpy": ("numba", "numpy"), "cupy": ("cupy",)}
+            self._candidates = {
+                lib: tuple((name, self._table[name]) for name in names if name in self._table)
+                for lib, names in order.items()
+            }
             return func
 
         return add
@@ -122,12 +142,9 @@ class FastPaths:
     def run(self, xp: ModuleType, *args: Any, **kwargs: Any) -> tuple[str, Any]:
         """``(name, result)``: which implementation ran (a library or :data:`PORTABLE`), and
         its result."""
-        if self._table and _ENABLED.get():
-            library = library_of(xp)
-            candidates = ("numba", "numpy") if library == "numpy" else (library,)
-            for name in candidates:
-                func = self._table.get(name)
-                if func is None or (name == "numba" and not numba_enabled()):
+        if self._candidates and _ENABLED.get():
+            for name, func in self._candidates.get(library_of(xp), ()):
+                if name == "numba" and not (_NUMBA.get() and _numba_installed()):
                     continue
                 result = func(xp, *args, **kwargs)
                 if result is not NotImplemented:

@@ -13,6 +13,7 @@ kernels in :mod:`._norm_numba` (opt-in).
 
 from __future__ import annotations
 
+import math
 from types import ModuleType
 from typing import Any
 
@@ -85,10 +86,19 @@ def _scale_shift_backward_portable(
     """
     dgamma = xp.sum(dout * xhat, axis=param_axes, keepdims=True)
     dbeta = xp.sum(dout, axis=param_axes, keepdims=True)
-    dxhat = dout * gamma
     if not batch_stats:
-        return dxhat * inv_std, dgamma, dbeta
-    return normalize_backward(xp, dxhat, xhat, inv_std, axes), dgamma, dbeta
+        return dout * gamma * inv_std, dgamma, dbeta
+    if param_axes == axes:
+        # gamma is constant over each statistic, so normalize_backward's means of
+        # dxhat = gamma * dout come from the sums just taken: mean(dxhat) = gamma * dbeta / m,
+        # mean(dxhat * xhat) = gamma * dgamma / m.
+        m = math.prod(dout.shape[i] for i in axes)
+        dx = xhat * (dgamma / m)
+        dx += dbeta / m
+        dx = dout - dx
+        dx *= gamma * inv_std
+        return dx, dgamma, dbeta
+    return normalize_backward(xp, dout * gamma, xhat, inv_std, axes), dgamma, dbeta
 
 
 scale_shift_forward = FastPaths(_scale_shift_forward_portable,
