@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from xplayers import cuda_available, to_numpy
+from xplayers import cuda_available, fast_paths, to_numpy
 from xplayers._cuda import cuda_status
 
 
@@ -138,3 +138,9 @@ def assert_close(actual: Any, expected: Any, **tol: float) -> None:
 def dtype_name(x: Any) -> str:
     """``'float32'``/``'float64'``/... for an array of any backend."""
     return np.asarray(to_numpy(x)).dtype.name
+
+
+def run_portable(func: Any, *args: Any, **kwargs: Any) -> Any:
+    """``func(*args, **kwargs)`` with every fast path off: the portable bodies' result."""
+    with fast_paths(False):
+        return func(*args, **kwargs)

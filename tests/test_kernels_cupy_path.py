@@ -105,12 +105,12 @@ def test_pool_cupy_module_matches_the_numpy_path_bit_for_bit(cupy_path, dtype, w
     g = pool_geometry("test", x, pool_param)
     index_dtype = pooling_module._index_dtype(np, g)
     out, argmax = pool_cupy.max_pool_forward(_on_fake_gpu(x), g, index_dtype)
-    expected, cache = pooling_module._max_pool_forward(x, pool_param, path="numpy")
+    expected, cache = pooling_module.max_pool_forward(x, pool_param)
     np.testing.assert_array_equal(out.view(f"u{x.itemsize}"), expected.view(f"u{x.itemsize}"))
     np.testing.assert_array_equal(argmax, cache.argmax)
     dout = rng.standard_normal(out.shape).astype(dtype)
     dx = pool_cupy.max_pool_backward(_on_fake_gpu(dout), argmax, g)
-    expected_dx = pooling_module._max_pool_backward(dout, cache, path="numpy")
+    expected_dx = pooling_module.max_pool_backward(dout, cache)
     np.testing.assert_array_equal(dx.view(f"u{x.itemsize}"),
                                   np.ascontiguousarray(expected_dx).view(f"u{x.itemsize}"))
     argmax_c = "unsigned char" if index_dtype == np.uint8 else "int"
@@ -120,3 +120,32 @@ def test_pool_cupy_module_matches_the_numpy_path_bit_for_bit(cupy_path, dtype, w
 
 def _c(dtype) -> str:
     return {"float16": "__half", "float32": "float", "float64": "double"}[np.dtype(dtype).name]
+
+
+def test_layers_cupy_table_entries_call_the_cupy_modules(cupy_path):
+    """The ``cupy`` entries of conv's and max pool's fast-path tables reach the modules with
+    the arguments they expect, and give the NumPy path's results."""
+    _, _, launches = cupy_path
+    rng = np.random.default_rng(5)
+    x = rng.standard_normal((2, 3, 6, 6))
+    w, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
+    g = conv_geometry("test", x, w, b, {"stride": 1, "pad": 1})
+    out, saved = conv_module._forward.implementation("cupy")(np, _on_fake_gpu(x), w, b, g)
+    expected, cache = conv_module.conv_forward(x, w, b, {"stride": 1, "pad": 1})
+    np.testing.assert_allclose(out, expected, rtol=1e-12)
+    dout = rng.standard_normal(out.shape)
+    grads = conv_module._backward.implementation("cupy")(np, _on_fake_gpu(dout), saved, w, g,
+                                                         True)
+    for got, want in zip(grads, conv_module.conv_backward(dout, cache), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
+
+    pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
+    pg = pool_geometry("test", x, pool_param)
+    pooled, argmax = pooling_module._forward.implementation("cupy")(np, _on_fake_gpu(x), pg)
+    expected, pool_cache = pooling_module.max_pool_forward(x, pool_param)
+    np.testing.assert_array_equal(pooled, expected)
+    np.testing.assert_array_equal(argmax, pool_cache.argmax)
+    dpool = rng.standard_normal(pooled.shape)
+    dx = pooling_module._backward.implementation("cupy")(np, _on_fake_gpu(dpool), argmax, pg)
+    np.testing.assert_array_equal(dx, pooling_module.max_pool_backward(dpool, pool_cache))
+    assert len(launches) == 4

@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from backends import run_portable
 
 from xplayers.kernels import conv_scalars, instantiation, name_expressions, pool_scalars
 from xplayers.layers import conv as conv_module
@@ -128,7 +129,7 @@ def test_col2im_gives_the_portable_backward_dx(emulated, case, dtype) -> None:
     weights = rng.standard_normal((f, c, kh, kw)).astype(dtype)
     bias = rng.standard_normal(f).astype(dtype)
     params = {"stride": stride, "pad": pad}
-    out, cache = conv_module._conv_forward(x, weights, bias, params, path="portable")
+    out, cache = run_portable(conv_module.conv_forward, x, weights, bias, params)
     dout = rng.standard_normal(out.shape).astype(dtype)
     g = cache.geometry
     expected_dx, _, _ = conv_module._portable_backward(np, dout, cache.saved, weights, g, True)
@@ -163,8 +164,8 @@ def test_max_pool_kernels_match_numpy(emulated, case, dtype, index, launch) -> N
     x = special_values(rng, (n, c, h, w), dtype)
     pool_param = {"pool_height": ph, "pool_width": pw, "stride": stride}
     g = pool_geometry("test", x, pool_param)
-    expected, cache = pooling_module._max_pool_forward(x, pool_param, path="numpy")
-    portable, portable_cache = pooling_module._max_pool_forward(x, pool_param, path="portable")
+    expected, cache = pooling_module.max_pool_forward(x, pool_param)
+    portable, portable_cache = run_portable(pooling_module.max_pool_forward, x, pool_param)
     assert_bits_equal(np.ascontiguousarray(portable), expected)
     assert_bits_equal(np.ascontiguousarray(portable_cache.argmax), cache.argmax)
 
@@ -177,7 +178,7 @@ def test_max_pool_kernels_match_numpy(emulated, case, dtype, index, launch) -> N
     assert_bits_equal(argmax, cache.argmax)
 
     dout = special_values(rng, g.out_shape, dtype)
-    expected_dx = pooling_module._max_pool_backward(dout, cache, path="numpy")
+    expected_dx = pooling_module.max_pool_backward(dout, cache)
     dx = np.empty(g.x_shape, dtype=dtype)
     backward = instantiation("xplayers_max_pool_backward", dtype, index, argmax.dtype)
     _run(emulated, backward, [dout, argmax, dx],
@@ -195,7 +196,7 @@ def test_max_pool_keeps_the_first_of_tied_signed_zeros(emulated, dtype) -> None:
     argmax = np.empty(g.out_shape, dtype=np.uint8)
     _run(emulated, instantiation("xplayers_max_pool_forward", dtype, np.int32, np.uint8),
          [x, out, argmax], pool_scalars(g, out.size, np.int32, backward=False), None)
-    expected, _ = pooling_module._max_pool_forward(x, pool_param, path="numpy")
+    expected, _ = pooling_module.max_pool_forward(x, pool_param)
     assert np.signbit(out).ravel().tolist() == [True, False]
     assert np.signbit(expected).ravel().tolist() == [True, False]
     assert argmax.ravel().tolist() == [0, 0]

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from backends import Backend, assert_close, dtype_name
+from backends import Backend, assert_close, dtype_name, run_portable
 
 from xplayers import cuda_available
 from xplayers._cuda import cuda_status
@@ -134,8 +134,8 @@ def test_conv_numpy_fast_path_matches_portable(
     for dtype in (np.float32, np.float64):
         hx, hw, hb = (a.astype(dtype) for a in _draw(rng, x_shape, w_shape, (w_shape[0],)))
         conv_param = {"stride": stride, "pad": pad}
-        fast, fast_cache = conv_module._conv_forward(hx, hw, hb, conv_param, path="numpy")
-        slow, slow_cache = conv_module._conv_forward(hx, hw, hb, conv_param, path="portable")
+        fast, fast_cache = conv_module.conv_forward(hx, hw, hb, conv_param)
+        slow, slow_cache = run_portable(conv_module.conv_forward, hx, hw, hb, conv_param)
         assert fast_cache.path == "numpy" and slow_cache.path == "portable"
         assert fast_cache.saved[1] == (block or x_shape[0])
         assert fast.dtype == dtype
@@ -199,8 +199,8 @@ def test_conv_cupy_fast_path_matches_portable(rng, dtype, x_shape, w_shape, stri
     hx, hw, hb = (a.astype(dtype) for a in _draw(rng, x_shape, w_shape, (w_shape[0],)))
     x, w, b = (cupy.asarray(a) for a in (hx, hw, hb))
     conv_param = {"stride": stride, "pad": pad}
-    fast, fast_cache = conv_module._conv_forward(x, w, b, conv_param, path="cupy")
-    slow, slow_cache = conv_module._conv_forward(x, w, b, conv_param, path="portable")
+    fast, fast_cache = conv_module.conv_forward(x, w, b, conv_param)
+    slow, slow_cache = run_portable(conv_module.conv_forward, x, w, b, conv_param)
     assert fast_cache.path == "cupy" and isinstance(fast, cupy.ndarray)
     assert fast.dtype == dtype
     assert_close(fast, slow)
@@ -251,8 +251,8 @@ def test_max_pool_matches_torch(backend: Backend, rng, dtype, x_shape, ph, pw, s
 def test_max_pool_numpy_fast_path_matches_portable(rng, dtype, x_shape, ph, pw, stride) -> None:
     hx = rng.integers(0, 4, size=x_shape).astype(dtype)  # ties included
     pool_param = {"pool_height": ph, "pool_width": pw, "stride": stride}
-    fast, fast_cache = pooling_module._max_pool_forward(hx, pool_param, path="numpy")
-    slow, slow_cache = pooling_module._max_pool_forward(hx, pool_param, path="portable")
+    fast, fast_cache = pooling_module.max_pool_forward(hx, pool_param)
+    slow, slow_cache = run_portable(pooling_module.max_pool_forward, hx, pool_param)
     np.testing.assert_array_equal(fast, slow)
     np.testing.assert_array_equal(fast_cache.argmax, slow_cache.argmax)
     assert fast.dtype == dtype and not np.shares_memory(fast, hx)
@@ -260,8 +260,8 @@ def test_max_pool_numpy_fast_path_matches_portable(rng, dtype, x_shape, ph, pw, 
     # Bit-exact routing, special values included.
     hd = rng.standard_normal(fast.shape).astype(dtype)
     hd.flat[:3] = [np.inf, -0.0, np.nan][: hd.size]
-    dx_fast = pooling_module._max_pool_backward(hd, fast_cache, path="numpy")
-    dx_slow = pooling_module._max_pool_backward(hd, fast_cache, path="portable")
+    dx_fast = pooling_module.max_pool_backward(hd, fast_cache)
+    dx_slow = run_portable(pooling_module.max_pool_backward, hd, fast_cache)
     assert dx_fast.dtype == dtype
     np.testing.assert_array_equal(dx_fast, dx_slow)
     np.testing.assert_array_equal(np.signbit(dx_fast), np.signbit(dx_slow))
@@ -278,14 +278,14 @@ def test_max_pool_cupy_fast_path_matches_portable(rng, dtype, x_shape, ph, pw, s
     hx.flat[1] = np.nan
     x = cupy.asarray(hx)
     pool_param = {"pool_height": ph, "pool_width": pw, "stride": stride}
-    fast, fast_cache = pooling_module._max_pool_forward(x, pool_param, path="cupy")
-    slow, slow_cache = pooling_module._max_pool_forward(x, pool_param, path="portable")
+    fast, fast_cache = pooling_module.max_pool_forward(x, pool_param)
+    slow, slow_cache = run_portable(pooling_module.max_pool_forward, x, pool_param)
     assert isinstance(fast, cupy.ndarray) and fast.dtype == dtype
     np.testing.assert_array_equal(cupy.asnumpy(fast), cupy.asnumpy(slow))
     np.testing.assert_array_equal(cupy.asnumpy(fast_cache.argmax), cupy.asnumpy(slow_cache.argmax))
     hd = cupy.asarray(rng.standard_normal(fast.shape).astype(dtype))
-    dx_fast = pooling_module._max_pool_backward(hd, fast_cache, path="cupy")
-    dx_slow = pooling_module._max_pool_backward(hd, fast_cache, path="portable")
+    dx_fast = pooling_module.max_pool_backward(hd, fast_cache)
+    dx_slow = run_portable(pooling_module.max_pool_backward, hd, fast_cache)
     assert dx_fast.dtype == dtype
     assert_close(dx_fast, dx_slow)
 

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from backends import assert_close
+from backends import assert_close, run_portable
 
+from xplayers import fast_paths
+from xplayers._fast_paths import numba_enabled
 from xplayers.gradcheck import eval_numerical_gradient_array, rel_error
 from xplayers.layers import (
     _norm,
@@ -94,14 +96,13 @@ def _layers(x, gamma, beta, dout, groups):
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_layers_match_with_the_fast_path_off(rng, monkeypatch, dtype) -> None:
+def test_layers_match_with_the_fast_path_off(rng, dtype) -> None:
     shape = (3, 4, 5, 4)
     x = (1.0 + 2.0 * rng.standard_normal(shape)).astype(dtype)
     gamma, beta = (rng.standard_normal(4).astype(dtype) for _ in range(2))
     dout = rng.standard_normal(shape).astype(dtype)
     fast = _layers(x, gamma, beta, dout, groups=2)
-    monkeypatch.setattr(_norm_numpy, "layout", lambda x, axes: None)
-    slow = _layers(x, gamma, beta, dout, groups=2)
+    slow = run_portable(_layers, x, gamma, beta, dout, groups=2)
     for got, want in zip(fast, slow, strict=True):
         assert got.dtype == want.dtype
         assert_close(got, want, **_tolerance(dtype))
@@ -135,14 +136,15 @@ def test_fast_path_gradients(rng, groups) -> None:
 
 
 @pytest.fixture
-def numba_on(monkeypatch):
+def numba_on():
     pytest.importorskip("numba")
-    monkeypatch.setenv("XPLAYERS_NUMBA", "1")
-    assert _norm_numpy.group_norm_kernels() is not None
+    with fast_paths(numba=True):
+        assert numba_enabled()
+        yield
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_numba_group_norm_matches_the_numpy_and_portable_bodies(rng, monkeypatch, numba_on,
+def test_numba_group_norm_matches_the_numpy_and_portable_bodies(rng, numba_on,
                                                                 dtype) -> None:
     n, c, h, w, groups = 3, 6, 5, 4, 3
     x = (1.0 + 2.0 * rng.standard_normal((n, c, h, w))).astype(dtype)
@@ -154,10 +156,9 @@ def test_numba_group_norm_matches_the_numpy_and_portable_bodies(rng, monkeypatch
         return [out, *spatial_groupnorm_backward(dout, cache)]
 
     ours = run()
-    monkeypatch.setenv("XPLAYERS_NUMBA", "0")
-    numpy_body = run()
-    monkeypatch.setattr(_norm_numpy, "layout", lambda x, axes: None)
-    portable = run()
+    with fast_paths(numba=False):
+        numpy_body = run()
+    portable = run_portable(run)
     for got, want_numpy, want_portable in zip(ours, numpy_body, portable, strict=True):
         assert got.dtype == dtype and got.shape == want_numpy.shape
         assert_close(got, want_numpy, **_tolerance(dtype))

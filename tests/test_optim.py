@@ -415,20 +415,17 @@ def _random_state(rng, name, dtype):
 
 
 @pytest.fixture(params=["numba", "numpy"])
-def fused_engine(request, monkeypatch):
+def fused_engine(request):
     """Run the fused NumPy update with the numba kernels (opted in), then with the blocked
     NumPy bodies (the default)."""
-    from xplayers import _optim_kernels
+    from xplayers import fast_paths
+    from xplayers._fast_paths import numba_enabled
 
     if request.param == "numba":
         pytest.importorskip("numba")
-        monkeypatch.setattr(_optim_kernels, "_NUMBA_KERNELS", None)
-        monkeypatch.setenv("XPLAYERS_NUMBA", "1")
-        assert _optim_kernels.numba_available()
-    else:
-        monkeypatch.delenv("XPLAYERS_NUMBA", raising=False)
-        assert not _optim_kernels.numba_available()
-    return request.param
+    with fast_paths(numba=request.param == "numba"):
+        assert numba_enabled() == (request.param == "numba")
+        yield request.param
 
 
 @pytest.mark.parametrize("in_place", [False, True])

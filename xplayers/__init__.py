@@ -8,6 +8,7 @@
 """
 
 from ._cuda import cuda_available
+from ._fast_paths import fast_paths
 from ._random import RandomStream
 from .backend import device_of, get_array_module, is_cupy_array
 from .devices import (
@@ -29,6 +30,7 @@ __all__ = [
     "default_device",
     "device_context",
     "device_of",
+    "fast_paths",
     "get_array_module",
     "is_cupy_array",
     "resolve_device",

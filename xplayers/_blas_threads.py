@@ -1,10 +1,8 @@
 """BLAS threads for the NumPy conv path's matrix products, chosen per call.
 
-Why: the NumPy conv runs many small products (one per cache-sized block of examples). With
-two OpenBLAS threads on a machine whose cores are busy with other work, every product waits
-at its end for a helper thread the scheduler has not run yet, and idle OpenBLAS threads spin
-for a while after each call, taking a core from whoever needs it; measured on a shared
-2-core machine (load 4), a conv fwd+bwd took 2.5-5x longer on two threads than on one.
+Why (measurements in ``docs/design.md``): with more BLAS threads than free cores, each of
+the NumPy conv's many small products waits at its end for a helper thread the scheduler has
+not run yet.
 
 So, unless the user says otherwise, each conv call runs its products on at most as many
 threads as there are cores left free by the other runnable tasks (from the 1-minute load
@@ -23,6 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from ._checks import as_integer
+
 __all__ = ["choose_threads", "conv_blas_threads", "set_blas_threads"]
 
 _ENV = "XPLAYERS_BLAS_THREADS"
@@ -39,8 +39,7 @@ def set_blas_threads(threads: int | None) -> None:
         If ``threads`` is not a positive int or None.
     """
     global _chosen
-    if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int)
-                                or threads < 1):
+    if threads is not None and (as_integer(threads) is None or threads < 1):
         raise ValueError(f"set_blas_threads: threads must be a positive int or None, "
                          f"got {threads!r}")
     _chosen = threads

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+import numbers
+import operator
 from collections.abc import Mapping, Sequence
 from types import ModuleType
 from typing import Any
@@ -9,6 +12,49 @@ from typing import Any
 import numpy as np
 
 from ._trusted_labels import range_already_checked
+
+
+def as_integer(value: Any) -> int | None:
+    """``value`` as an ``int`` when it is an integer (Python, NumPy, anything with
+    ``__index__``) and not a bool; else None."""
+    if isinstance(value, bool):
+        return None
+    try:
+        return operator.index(value)
+    except TypeError:
+        return None
+
+
+def as_real(value: Any) -> float | None:
+    """``value`` as a ``float`` when it is a real number (int or float, Python or NumPy) and
+    not a bool; else None."""
+    if type(value) is float:
+        return value
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        return None
+    return float(value)
+
+
+def check_positive_int(name: str, value: Any, *, optional: bool = False) -> int | None:
+    """``value`` as an int, or ``ValueError`` naming ``name`` unless it is an integer >= 1.
+
+    ``optional=True`` lets None through (returned as None).
+    """
+    if optional and value is None:
+        return None
+    number = as_integer(value)
+    if number is None or number < 1:
+        kind = "None or a positive integer" if optional else "a positive integer"
+        raise ValueError(f"{name} must be {kind}, got {value!r}")
+    return number
+
+
+def check_positive_number(name: str, value: Any) -> float:
+    """``value`` as a float, or ``ValueError`` naming ``name`` unless it is finite and > 0."""
+    number = as_real(value)
+    if number is None or not (math.isfinite(number) and number > 0):
+        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return number
 
 
 def check_ndim(func: str, name: str, x: Any, ndim: int | Sequence[int], expected: str) -> None:
@@ -43,21 +89,29 @@ def check_floating(func: str, name: str, x: Any, xp: ModuleType) -> None:
     raise TypeError(f"{func}: {name} must be a floating-point array, got dtype {x.dtype}")
 
 
+_MIXED = object()
+
+
+def _single_dtype(arrays: Any) -> Any:
+    """The one dtype of the non-None ``arrays``, None if all are None, else ``_MIXED``."""
+    first = None
+    for a in arrays:
+        if a is None:
+            continue
+        if first is None:
+            first = a.dtype
+        elif a.dtype != first:
+            return _MIXED
+    return first
+
+
 def check_same_dtype(func: str, xp: ModuleType, **arrays: Any) -> None:
     """Raise ``TypeError`` unless the given (non-None) arrays share one dtype.
 
     For the optimizers, whose state must keep the parameter's dtype; layers promote instead
     (:func:`promote`).
     """
-    first = None
-    for a in arrays.values():
-        if a is None:
-            continue
-        if first is None:
-            first = a.dtype
-        elif a.dtype != first:
-            break
-    else:
+    if _single_dtype(arrays.values()) is not _MIXED:
         return
     dtypes = {name: a.dtype for name, a in arrays.items() if a is not None}
     if len(set(map(str, dtypes.values()))) > 1:
@@ -97,17 +151,10 @@ def promote(func: str, xp: ModuleType, **arrays: Any) -> tuple[Any, list[Any]]:
         For a complex or other non-real dtype, or when no array is floating.
     """
     values = list(arrays.values())
-    first = None
-    for a in values:
-        if a is None:
-            continue
-        if first is None:
-            first = a.dtype
-        elif a.dtype != first:
-            break
-    else:  # the common case, one floating dtype: nothing to promote
-        if first is not None and _kind(first, xp) == "f":
-            return first, values
+    first = _single_dtype(values)
+    # the common case, one floating dtype: nothing to promote
+    if first is not _MIXED and first is not None and _kind(first, xp) == "f":
+        return first, values
     given = [(name, a) for name, a in arrays.items() if a is not None]
     floats = []
     for name, a in given:

@@ -8,11 +8,12 @@ portable body's numbers bit for bit (IEEE float32/float64, no reassociation, no 
   string on NumPy arrays (:func:`run_formula`) against the portable body.
 - a NumPy body per rule, run in cache-sized blocks with ``out=`` ufuncs and two scratch
   buffers: the default;
-- a numba kernel per rule (a single loop, about 2.5x faster than the blocked NumPy body on
-  a 3072x512 Adam update), used when ``XPLAYERS_NUMBA=1`` and numba is installed. It is
-  opt-in because importing numba and loading the cached kernels takes about a second (the
-  first compile a few seconds more, then ``cache=True`` keeps it on disk): it pays only in
-  long runs of big models.
+- a numba kernel per rule (:mod:`xplayers._optim_numba`, a single loop), used when numba is
+  enabled (:func:`xplayers._fast_paths.numba_enabled`).
+
+:func:`numpy_update`, :func:`numba_update` and :func:`cupy_update` are the fast paths of
+:mod:`xplayers.optim`'s update (registered there with :class:`xplayers._fast_paths.FastPaths`);
+each declines (``NotImplemented``) arrays it does not take.
 
 Every kernel writes fresh output arrays (``next_w`` and the new state): ``w``, ``dw`` and the
 old state are only read, as :mod:`xplayers.optim` promises.
@@ -20,13 +21,15 @@ old state are only read, as :mod:`xplayers.optim` promises.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-__all__ = ["FORMULAS", "fused_update", "numba_available", "run_formula", "use_fused"]
+from .backend import is_cupy_array
+
+__all__ = ["FORMULAS", "cupy_update", "numba_update", "numpy_update", "run_formula"]
 
 # Inputs, outputs and scalars of each rule, in kernel argument order. Scalars are the
 # hyperparameters already combined on the host (e.g. ``1 - beta1``), as the portable body does.
@@ -69,44 +72,62 @@ def run_formula(rule: str, xp: Any, arrays: dict[str, Any], scalars: dict[str, A
     return {name: namespace[name] for name in SIGNATURES[rule][1]}
 
 
-def use_fused(*arrays: Any) -> bool:
-    """True for C-contiguous NumPy arrays big enough for a fused kernel to pay."""
+def _numpy_takes(arrays: tuple[Any, ...], in_place: bool) -> bool:
+    """C-contiguous NumPy arrays, big enough for a fused kernel to pay unless ``in_place``."""
     for a in arrays:
         if type(a) is not np.ndarray or not a.flags.c_contiguous:
             return False
-    return arrays[0].size >= MIN_FUSED_SIZE
+    return in_place or arrays[0].size >= MIN_FUSED_SIZE
 
 
-def fused_update(rule: str, arrays: tuple[Any, ...], scalars: tuple[float, ...],
-                 in_place: bool = False) -> tuple:
-    """Outputs of ``rule`` (``next_w`` then the new state) from ``arrays`` (w, dw, old state).
-
-    With ``in_place`` the outputs are written into ``w`` and the old state arrays themselves
-    (no allocation, each byte read and written once, as ``torch.optim`` does).
-
-    NumPy arrays go to the blocked NumPy body (or the numba kernel), CuPy arrays to the
-    ``ElementwiseKernel``. Scalars are cast to the arrays' dtype first, so float32 stays
-    float32 exactly as NumPy's rules for Python scalars do.
-    """
+def _prepare(rule: str, arrays: tuple[Any, ...], scalars: tuple[float, ...],
+             in_place: bool) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The output arrays (``w`` and the old state itself when ``in_place``, else fresh ones)
+    and the scalars cast to the arrays' dtype, so float32 stays float32 as NumPy's rules for
+    Python scalars keep it."""
     w = arrays[0]
     typed = tuple(w.dtype.type(s) for s in scalars)
     if in_place:
-        outs = (w, *arrays[2:])
-    elif type(w) is np.ndarray:
-        outs = tuple(np.empty_like(w) for _ in SIGNATURES[rule][1])
-    if type(w) is not np.ndarray:
-        result = _cupy_kernel(rule)(*arrays, *typed, *(outs if in_place else ()))
-        return result if isinstance(result, tuple) else (result,)
-    kernels = _numba_kernels()
-    if kernels is not None and in_place:
-        kernels[1][rule](*(a.reshape(-1) for a in arrays), *typed)
-        return outs
-    flat = [a.reshape(-1) for a in (*arrays, *outs)]
-    if kernels is not None:
-        kernels[0][rule](*flat, *typed)
-    else:
-        _blocked_numpy(rule, flat, typed)
+        return (w, *arrays[2:]), typed
+    return tuple(np.empty_like(w) for _ in SIGNATURES[rule][1]), typed
+
+
+def numpy_update(xp: ModuleType, rule: str, arrays: tuple[Any, ...],
+                 scalars: tuple[float, ...], in_place: bool) -> Any:
+    """``rule``'s outputs (next_w, new state) by the blocked NumPy body; see
+    :mod:`xplayers.optim` for the arguments."""
+    if not _numpy_takes(arrays, in_place):
+        return NotImplemented
+    outs, typed = _prepare(rule, arrays, scalars, in_place)
+    _blocked_numpy(rule, [a.reshape(-1) for a in (*arrays, *outs)], typed)
     return outs
+
+
+def numba_update(xp: ModuleType, rule: str, arrays: tuple[Any, ...],
+                 scalars: tuple[float, ...], in_place: bool) -> Any:
+    """:func:`numpy_update` by the numba kernels (one loop; in place without a copy)."""
+    if not _numpy_takes(arrays, in_place):
+        return NotImplemented
+    from . import _optim_numba
+
+    outs, typed = _prepare(rule, arrays, scalars, in_place)
+    if in_place:
+        _optim_numba.IN_PLACE_KERNELS[rule](*(a.reshape(-1) for a in arrays), *typed)
+    else:
+        _optim_numba.KERNELS[rule](*(a.reshape(-1) for a in (*arrays, *outs)), *typed)
+    return outs
+
+
+def cupy_update(xp: ModuleType, rule: str, arrays: tuple[Any, ...],
+                scalars: tuple[float, ...], in_place: bool) -> Any:
+    """:func:`numpy_update` by one CuPy ``ElementwiseKernel`` launch (C-contiguous arrays)."""
+    if not all(is_cupy_array(a) and a.flags.c_contiguous for a in arrays):
+        return NotImplemented
+    w = arrays[0]
+    typed = tuple(w.dtype.type(s) for s in scalars)
+    outs = (w, *arrays[2:]) if in_place else ()
+    result = _cupy_kernel(rule)(*arrays, *typed, *outs)
+    return result if isinstance(result, tuple) else (result,)
 
 
 # -- CuPy ----------------------------------------------------------------------------------
@@ -125,31 +146,6 @@ def _cupy_kernel(rule: str) -> Any:
             FORMULAS[rule], f"xplayers_{rule}")
         _CUPY_KERNELS[rule] = kernel
     return kernel
-
-
-# -- numba ---------------------------------------------------------------------------------
-Kernels = dict[str, Callable[..., None]]
-_NUMBA_KERNELS: tuple[Kernels, Kernels] | tuple[()] | None = None
-
-
-def numba_available() -> bool:
-    """True when ``XPLAYERS_NUMBA=1`` and numba imports."""
-    return _numba_kernels() is not None
-
-
-def _numba_kernels() -> tuple[Kernels, Kernels] | None:
-    """The (out-of-place, in-place) numba kernels, or None when off or numba is missing."""
-    global _NUMBA_KERNELS
-    if os.environ.get("XPLAYERS_NUMBA") != "1":
-        return None
-    if _NUMBA_KERNELS is None:
-        try:
-            from . import _optim_numba
-        except ImportError:
-            _NUMBA_KERNELS = ()
-        else:
-            _NUMBA_KERNELS = (_optim_numba.KERNELS, _optim_numba.IN_PLACE_KERNELS)
-    return _NUMBA_KERNELS or None
 
 
 # -- NumPy fallback ------------------------------------------------------------------------

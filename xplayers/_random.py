@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ._checks import as_integer
 from .backend import is_cupy_array, is_torch_array
 
 _host_rng = np.random.default_rng()
@@ -24,7 +25,8 @@ def _cupy_rng(device_id: int) -> Any:
 
 def is_seed(value: Any) -> bool:
     """True for a valid seed: a non-negative integer (Python or NumPy), not a bool."""
-    return isinstance(value, (int, np.integer)) and not isinstance(value, bool) and value >= 0
+    number = as_integer(value)
+    return number is not None and number >= 0
 
 
 class RandomStream:

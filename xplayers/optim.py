@@ -12,9 +12,11 @@ returns it. ``w``, ``dw`` and the old state arrays are never modified in place, 
 arrays are updated where they are, as ``torch.optim`` does, with no allocation per step (the
 caller keeps copies if it may have to undo a step).
 
-Big NumPy arrays and CuPy arrays take fused kernels (:mod:`xplayers._optim_kernels`: one
-pass over each parameter's memory, numba or blocked NumPy on the CPU, one ``ElementwiseKernel``
-on the GPU) that give the same numbers as the portable body; other arrays take that body.
+Each rule's arithmetic is written once as a portable body (:data:`_PORTABLE`); big NumPy
+arrays and CuPy arrays take fused kernels beside it (:mod:`xplayers._optim_kernels`: one pass
+over each parameter's memory, blocked NumPy or numba on the CPU, one ``ElementwiseKernel`` on
+the GPU), chosen by :mod:`xplayers._fast_paths`; they give the portable body's numbers bit for
+bit.
 
 >>> import numpy as np
 >>> next_w, config = sgd(np.ones(2), np.full(2, 0.5), {"learning_rate": 0.1})
@@ -25,16 +27,16 @@ array([0.95, 0.95])
 from __future__ import annotations
 
 import math
-import numbers
 from collections.abc import Callable, MutableMapping
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from ._checks import check_floating, check_same_dtype
-from ._optim_kernels import fused_update, use_fused
-from .backend import get_array_module, is_array, is_cupy_array
+from . import _optim_kernels
+from ._checks import as_integer, as_real, check_floating, check_same_dtype
+from ._fast_paths import FastPaths
+from .backend import get_array_module, is_array
 
 __all__ = [
     "OPTIMIZERS",
@@ -55,7 +57,8 @@ def _begin(
 ) -> tuple[ModuleType, Config, dict[str, Any]]:
     """Check ``w``, ``dw`` and the state arrays in ``config``; return ``(xp, config, states)``.
 
-    ``states`` maps each name in ``state_names`` to the array found in ``config`` or ``None``.
+    ``states`` maps each name in ``state_names`` to the array found in ``config``, or to
+    zeros like ``w`` (on its device) when absent.
     """
     if config is None:
         config = {}
@@ -81,7 +84,8 @@ def _begin(
                 f"{func}: config[{name!r}] has shape {tuple(value.shape)}, "
                 f"expected w's shape {shape}"
             )
-    return xp, config, states
+    return xp, config, {name: xp.zeros_like(w) if value is None else value
+                        for name, value in states.items()}
 
 
 _EXPECTED = {"positive": "a positive finite number", "fraction": "a number in [0, 1)"}
@@ -94,13 +98,12 @@ def _number(func: str, config: Config, key: str, default: float, kind: str) -> f
     A Python float keeps float32 arithmetic in float32 on every backend.
     """
     value = config.get(key, default)
-    if type(value) is not float and (isinstance(value, bool)
-                                     or not isinstance(value, numbers.Real)):
+    number = as_real(value)
+    if number is None:
         raise TypeError(
             f"{func}: config[{key!r}] must be {_EXPECTED[kind]}, "
             f"got {type(value).__name__} {value!r}"
         )
-    number = float(value)
     ok = (math.isfinite(number) and number > 0) if kind == "positive" else 0 <= number < 1
     if not ok:
         raise ValueError(f"{func}: config[{key!r}] must be {_EXPECTED[kind]}, got {value!r}")
@@ -133,14 +136,10 @@ def sgd(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
     config : dict
         The same dict, with defaults filled in.
     """
-    _, config, _ = _begin("sgd", w, dw, config, ())
+    xp, config, _ = _begin("sgd", w, dw, config, ())
     defaults = {"learning_rate": 1e-2}
     lr = _number("sgd", config, "learning_rate", defaults["learning_rate"], "positive")
-    in_place = _in_place("sgd", config)
-    if _fused(in_place, w, dw):
-        (next_w,) = fused_update("sgd", (w, dw), (lr,), in_place)
-    else:
-        (next_w,) = _write_back(in_place, (w,), (w - lr * dw,))
+    (next_w,) = _update(xp, "sgd", (w, dw), (lr,), _in_place("sgd", config))
     return next_w, _finish(config, defaults, {})
 
 
@@ -164,21 +163,7 @@ def sgd_momentum(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Co
     config : dict
         The same dict, with ``velocity`` replaced by the new velocity.
     """
-    func = "sgd_momentum"
-    xp, config, states = _begin(func, w, dw, config, ("velocity",))
-    defaults = {"learning_rate": 1e-2, "momentum": 0.9}
-    lr = _number(func, config, "learning_rate", defaults["learning_rate"], "positive")
-    mu = _number(func, config, "momentum", defaults["momentum"], "fraction")
-    v = states["velocity"]
-    if v is None:
-        v = xp.zeros_like(w)
-    in_place = _in_place(func, config)
-    if _fused(in_place, w, dw, v):
-        next_w, v = fused_update("sgd_momentum", (w, dw, v), (mu, lr), in_place)
-    else:
-        v_next = mu * v - lr * dw
-        next_w, v = _write_back(in_place, (w, v), (w + v_next, v_next))
-    return next_w, _finish(config, defaults, {"velocity": v})
+    return _momentum_rule("sgd_momentum", w, dw, config)
 
 
 def sgd_nesterov_momentum(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
@@ -205,20 +190,16 @@ def sgd_nesterov_momentum(w: Any, dw: Any, config: Config | None = None) -> tupl
     config : dict
         The same dict, with ``velocity`` replaced by the new velocity.
     """
-    func = "sgd_nesterov_momentum"
+    return _momentum_rule("sgd_nesterov_momentum", w, dw, config)
+
+
+def _momentum_rule(func: str, w: Any, dw: Any, config: Config | None) -> tuple[Any, Config]:
+    """Checks and state of both momentum rules; the arithmetic is ``func``'s own."""
     xp, config, states = _begin(func, w, dw, config, ("velocity",))
     defaults = {"learning_rate": 1e-2, "momentum": 0.9}
     lr = _number(func, config, "learning_rate", defaults["learning_rate"], "positive")
     mu = _number(func, config, "momentum", defaults["momentum"], "fraction")
-    v_prev = states["velocity"]
-    if v_prev is None:
-        v_prev = xp.zeros_like(w)
-    in_place = _in_place(func, config)
-    if _fused(in_place, w, dw, v_prev):
-        next_w, v = fused_update("sgd_nesterov_momentum", (w, dw, v_prev), (mu, lr), in_place)
-    else:
-        v = mu * v_prev - lr * dw
-        next_w, v = _write_back(in_place, (w, v_prev), (w + v + mu * (v - v_prev), v))
+    next_w, v = _update(xp, func, (w, dw, states["velocity"]), (mu, lr), _in_place(func, config))
     return next_w, _finish(config, defaults, {"velocity": v})
 
 
@@ -251,16 +232,8 @@ def rmsprop(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]
     decay = _number(func, config, "decay_rate", defaults["decay_rate"], "fraction")
     eps = _number(func, config, "epsilon", defaults["epsilon"], "positive")
     cache = states["cache"]
-    if cache is None:
-        cache = xp.zeros_like(w)
-    in_place = _in_place(func, config)
-    if _fused(in_place, w, dw, cache):
-        next_w, cache = fused_update("rmsprop", (w, dw, cache),
-                                     (lr, decay, 1.0 - decay, eps), in_place)
-    else:
-        c_next = decay * cache + (1.0 - decay) * (dw * dw)
-        next_w = w - lr * dw / (xp.sqrt(c_next) + eps)
-        next_w, cache = _write_back(in_place, (w, cache), (next_w, c_next))
+    next_w, cache = _update(xp, func, (w, dw, cache), (lr, decay, 1.0 - decay, eps),
+                            _in_place(func, config))
     return next_w, _finish(config, defaults, {"cache": cache})
 
 
@@ -296,7 +269,7 @@ def adam(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
     beta2 = _number(func, config, "beta2", defaults["beta2"], "fraction")
     eps = _number(func, config, "epsilon", defaults["epsilon"], "positive")
     t = config.get("t", 0)
-    if type(t) is not int and (isinstance(t, bool) or not isinstance(t, numbers.Integral)):
+    if as_integer(t) is None:
         raise TypeError(
             f"{func}: config['t'] must be a non-negative integer (steps taken), "
             f"got {type(t).__name__} {t!r}"
@@ -304,35 +277,15 @@ def adam(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
     if t < 0:
         raise ValueError(f"{func}: config['t'] must be a non-negative integer, got {t!r}")
     m, v = states["m"], states["v"]
-    if m is None:
-        m = xp.zeros_like(w)
-    if v is None:
-        v = xp.zeros_like(w)
     t = int(t) + 1
     # lr * m_hat / (sqrt(v_hat) + eps) with the bias corrections folded into two scalars,
     # as torch.optim.Adam does: step_scale * m / (sqrt(v) + eps_scaled).
     root_c2 = math.sqrt(1.0 - beta2**t)
     step_scale = lr * root_c2 / (1.0 - beta1**t)
     eps_scaled = eps * root_c2
-    in_place = _in_place(func, config)
-    if _fused(in_place, w, dw, m, v):
-        next_w, m, v = fused_update(
-            "adam", (w, dw, m, v),
-            (beta1, 1.0 - beta1, beta2, 1.0 - beta2, step_scale, eps_scaled), in_place)
-    else:
-        m_old, v_old = m, v
-        # In-place operators only ever touch arrays created here, never w, dw or the old state.
-        m_next = beta1 * m
-        m_next += (1.0 - beta1) * dw
-        v_next = dw * dw
-        v_next *= 1.0 - beta2
-        v_next += beta2 * v
-        m, v = m_next, v_next
-        denom = xp.sqrt(v)
-        denom += eps_scaled
-        step = m / denom
-        step *= step_scale
-        next_w, m, v = _write_back(in_place, (w, m_old, v_old), (w - step, m, v))
+    next_w, m, v = _update(
+        xp, func, (w, dw, m, v),
+        (beta1, 1.0 - beta1, beta2, 1.0 - beta2, step_scale, eps_scaled), _in_place(func, config))
     return next_w, _finish(config, defaults, {"m": m, "v": v, "t": t})
 
 
@@ -345,24 +298,73 @@ def _in_place(func: str, config: Config) -> bool:
     return bool(value)
 
 
-def _fused(in_place: bool, *arrays: Any) -> bool:
-    """True when the fused kernels of :mod:`._optim_kernels` take the update (big C-contiguous
-    NumPy arrays, any C-contiguous NumPy arrays in place, or CuPy arrays); they give the
-    portable body's numbers bit for bit."""
-    if is_cupy_array(arrays[0]):
-        return all(is_cupy_array(a) and a.flags.c_contiguous for a in arrays)
-    if in_place:
-        return all(type(a) is np.ndarray and a.flags.c_contiguous for a in arrays)
-    return use_fused(*arrays)
+# -- the arithmetic of each rule, once: portable bodies ----------------------------------
+# Arguments: the arrays (w, dw, old state) then the scalars of _optim_kernels.SIGNATURES;
+# results: next_w then the new state. Python float scalars keep float32 in float32.
 
 
-def _write_back(in_place: bool, olds: tuple[Any, ...], news: tuple[Any, ...]) -> tuple:
-    """``news``, or with ``in_place`` the ``olds`` after copying ``news`` into them."""
+def _sgd(xp: ModuleType, w: Any, dw: Any, lr: float) -> tuple:
+    return (w - lr * dw,)
+
+
+def _sgd_momentum(xp: ModuleType, w: Any, dw: Any, v: Any, mu: float, lr: float) -> tuple:
+    v_next = mu * v - lr * dw
+    return w + v_next, v_next
+
+
+def _sgd_nesterov_momentum(xp: ModuleType, w: Any, dw: Any, v_prev: Any, mu: float,
+                           lr: float) -> tuple:
+    v = mu * v_prev - lr * dw
+    return w + v + mu * (v - v_prev), v
+
+
+def _rmsprop(xp: ModuleType, w: Any, dw: Any, cache: Any, lr: float, decay: float,
+             one_minus_decay: float, eps: float) -> tuple:
+    c_next = decay * cache + one_minus_decay * (dw * dw)
+    return w - lr * dw / (xp.sqrt(c_next) + eps), c_next
+
+
+def _adam(xp: ModuleType, w: Any, dw: Any, m: Any, v: Any, beta1: float,
+          one_minus_beta1: float, beta2: float, one_minus_beta2: float, step_scale: float,
+          eps_scaled: float) -> tuple:
+    # In-place operators only ever touch arrays created here, never w, dw or the old state.
+    m_next = beta1 * m
+    m_next += one_minus_beta1 * dw
+    v_next = dw * dw
+    v_next *= one_minus_beta2
+    v_next += beta2 * v
+    denom = xp.sqrt(v_next)
+    denom += eps_scaled
+    step = m_next / denom
+    step *= step_scale
+    return w - step, m_next, v_next
+
+
+_PORTABLE: dict[str, Callable[..., tuple]] = {
+    "sgd": _sgd,
+    "sgd_momentum": _sgd_momentum,
+    "sgd_nesterov_momentum": _sgd_nesterov_momentum,
+    "rmsprop": _rmsprop,
+    "adam": _adam,
+}
+
+
+def _portable_update(xp: ModuleType, rule: str, arrays: tuple[Any, ...],
+                     scalars: tuple[float, ...], in_place: bool) -> tuple:
+    """``rule``'s outputs (next_w, new state) by its portable body; with ``in_place`` copied
+    into ``w`` and the old state arrays, which are returned."""
+    news = _PORTABLE[rule](xp, *arrays, *scalars)
     if not in_place:
         return news
+    olds = (arrays[0], *arrays[2:])
     for old, new in zip(olds, news, strict=True):
         old[...] = new
     return olds
+
+
+_update = FastPaths(_portable_update, numpy=_optim_kernels.numpy_update,
+                    numba=_optim_kernels.numba_update, cupy=_optim_kernels.cupy_update)
+"""``_update(xp, rule, (w, dw, *state), scalars, in_place) -> (next_w, *new_state)``."""
 
 
 OPTIMIZERS: dict[str, UpdateRule] = {

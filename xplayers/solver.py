@@ -14,6 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import _training_state
+from ._checks import check_positive_int, check_positive_number
 from ._random import is_seed
 from ._sampling import BatchSampler, DeviceData
 from ._trusted_labels import labels_checked
@@ -111,13 +112,15 @@ class Solver:
         if optim_config is not None and not isinstance(optim_config, Mapping):
             raise ValueError(f"optim_config must be a dict, got {optim_config!r}")
         self.optim_config = dict(optim_config or {})
-        self.lr_decay = _positive_number("lr_decay", lr_decay)
-        self.batch_size = _positive_int("batch_size", batch_size)
-        self.num_epochs = _positive_int("num_epochs", num_epochs)
-        self.num_train_samples = _optional_positive_int("num_train_samples", num_train_samples)
-        self.num_val_samples = _optional_positive_int("num_val_samples", num_val_samples)
+        self.lr_decay = check_positive_number("lr_decay", lr_decay)
+        self.batch_size = check_positive_int("batch_size", batch_size)
+        self.num_epochs = check_positive_int("num_epochs", num_epochs)
+        self.num_train_samples = check_positive_int("num_train_samples", num_train_samples,
+                                                    optional=True)
+        self.num_val_samples = check_positive_int("num_val_samples", num_val_samples,
+                                                  optional=True)
         self.checkpoint_name = _checkpoint_name(checkpoint_name)
-        self.print_every = _positive_int("print_every", print_every)
+        self.print_every = check_positive_int("print_every", print_every)
         self.verbose = bool(verbose)
         if seed is not None and not is_seed(seed):
             raise ValueError(f"seed must be None or a non-negative integer, got {seed!r}")
@@ -489,27 +492,6 @@ def _floats(values: list[Any]) -> list[float]:
 
 def _copies(arrays: Mapping[str, Any]) -> dict[str, Any]:
     return {name: get_array_module(a).asarray(a, copy=True) for name, a in arrays.items()}
-
-
-def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
-def _optional_positive_int(name: str, value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
-        raise ValueError(f"{name} must be None or a positive integer, got {value!r}")
-    return int(value)
-
-
-def _positive_number(name: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not (
-            math.isfinite(value) and value > 0):
-        raise ValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)
 
 
 def _checkpoint_name(name: Any) -> str | None:

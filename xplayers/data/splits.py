@@ -6,10 +6,11 @@ to a device by the caller (``xplayers.to_device(data, 'cuda')``).
 
 from __future__ import annotations
 
-import numbers
 from typing import Any
 
 import numpy as np
+
+from .._checks import as_integer, as_real
 
 __all__ = [
     "as_float_dtype",
@@ -37,24 +38,26 @@ def as_float_dtype(dtype: Any, func: str) -> np.dtype:
 
 def check_count(func: str, name: str, value: Any, minimum: int = 0) -> int:
     """``value`` as an ``int``, raising unless it is an integer ``>= minimum``."""
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+    number = as_integer(value)
+    if number is None:
         raise TypeError(f"{func}: {name} must be an integer, got {type(value).__name__} "
                         f"{value!r}")
-    if value < minimum:
+    if number < minimum:
         raise ValueError(f"{func}: {name} must be at least {minimum}, got {value}")
-    return int(value)
+    return number
 
 
 def check_fractions(func: str, val_fraction: Any, test_fraction: Any) -> tuple[float, float]:
     """Check that both fractions are numbers in [0, 1) whose sum is below 1."""
     checked = []
     for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        number = as_real(value)
+        if number is None:
             raise TypeError(f"{func}: {name} must be a number in [0, 1), got "
                             f"{type(value).__name__} {value!r}")
-        if not 0 <= value < 1:
+        if not 0 <= number < 1:
             raise ValueError(f"{func}: {name} must lie in [0, 1), got {value!r}")
-        checked.append(float(value))
+        checked.append(number)
     if checked[0] + checked[1] >= 1:
         raise ValueError(f"{func}: val_fraction + test_fraction must be below 1 to leave "
                          f"training data, got {checked[0]} + {checked[1]}")

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import math
-import numbers
 from typing import Any
 
 import numpy as np
 
+from .._checks import as_real
 from .splits import (
     as_float_dtype,
     check_count,
@@ -62,8 +62,8 @@ def make_blobs(
     dim = check_count(func, "dim", dim, 1)
     check_fractions(func, val_fraction, test_fraction)
     dtype = as_float_dtype(dtype, func)
-    if (isinstance(separation, bool) or not isinstance(separation, numbers.Real)
-            or not math.isfinite(separation) or separation <= 0):
+    number = as_real(separation)
+    if number is None or not math.isfinite(number) or number <= 0:
         raise ValueError(f"{func}: separation must be a positive finite number, "
                          f"got {separation!r}")
     rng = np.random.default_rng(seed)

@@ -10,10 +10,12 @@ computed dtype).
 """
 
 from .affine import affine_backward, affine_forward
+from .avg_pool import avg_pool_backward, avg_pool_forward
 from .batchnorm import batchnorm_backward, batchnorm_backward_alt, batchnorm_forward
 from .conv import conv_backward, conv_forward, set_blas_threads
 from .dropout import dropout_backward, dropout_forward
 from .layernorm import layernorm_backward, layernorm_forward
+from .leaky_relu import leaky_relu_backward, leaky_relu_forward
 from .losses import softmax_loss, svm_loss
 from .pooling import max_pool_backward, max_pool_forward
 from .relu import relu_backward, relu_forward
@@ -27,6 +29,8 @@ from .spatial_norm import (
 __all__ = [
     "affine_backward",
     "affine_forward",
+    "avg_pool_backward",
+    "avg_pool_forward",
     "batchnorm_backward",
     "batchnorm_backward_alt",
     "batchnorm_forward",
@@ -36,6 +40,8 @@ __all__ = [
     "dropout_forward",
     "layernorm_backward",
     "layernorm_forward",
+    "leaky_relu_backward",
+    "leaky_relu_forward",
     "max_pool_backward",
     "max_pool_forward",
     "relu_backward",

@@ -7,12 +7,11 @@ leaves the last rows and columns unvisited.
 
 from __future__ import annotations
 
-import operator
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._checks import check_ndim
+from .._checks import as_integer, check_ndim
 
 
 def _check_param_dict(func: str, where: str, params: Any, keys: str) -> Mapping[str, Any]:
@@ -29,14 +28,9 @@ def _int_param(func: str, where: str, params: Mapping[str, Any], key: str,
             raise ValueError(f"{func}: {where}[{key!r}] is required")
         return default
     value = params[key]
-    try:
-        if isinstance(value, bool):
-            raise TypeError
-        number = operator.index(value)
-    except TypeError:
-        raise ValueError(
-            f"{func}: {where}[{key!r}] must be an integer, got {value!r}"
-        ) from None
+    number = as_integer(value)
+    if number is None:
+        raise ValueError(f"{func}: {where}[{key!r}] must be an integer, got {value!r}")
     if number < minimum:
         kind = "a positive integer" if minimum == 1 else "a non-negative integer"
         raise ValueError(f"{func}: {where}[{key!r}] must be {kind}, got {number}")
@@ -48,8 +42,46 @@ def window(start: int, count: int, stride: int) -> slice:
     return slice(start, start + stride * (count - 1) + 1, stride)
 
 
+class _SlidingWindows:
+    """What both geometries share: x (N, C, H, W) and the offsets of a window slid by
+    ``stride`` to Ho x Wo positions; subclasses give the window's size."""
+
+    n: int
+    c: int
+    h: int
+    w: int
+    stride: int
+    ho: int
+    wo: int
+
+    def window_size(self) -> tuple[int, int]:
+        """The window's height and width."""
+        raise NotImplementedError
+
+    @property
+    def x_shape(self) -> tuple[int, int, int, int]:
+        return (self.n, self.c, self.h, self.w)
+
+    def offsets(self) -> Iterator[tuple[int, int, int]]:
+        """``(k, i, j)`` for every offset in the window, row by row: ``k = i * width + j``
+        (a convolution's ``w`` memory order)."""
+        height, width = self.window_size()
+        for i in range(height):
+            for j in range(width):
+                yield i * width + j, i, j
+
+    def rows(self, i: int) -> slice:
+        """Rows met by window row ``i``, one per output row (of the padded input, for a
+        convolution)."""
+        return window(i, self.ho, self.stride)
+
+    def cols(self, j: int) -> slice:
+        """The columns met by window column ``j``."""
+        return window(j, self.wo, self.stride)
+
+
 @dataclass(frozen=True)
-class ConvGeometry:
+class ConvGeometry(_SlidingWindows):
     """Sizes of one convolution: x (N, C, H, W), w (F, C, HH, WW), out (N, F, Ho, Wo)."""
 
     n: int
@@ -64,9 +96,8 @@ class ConvGeometry:
     ho: int
     wo: int
 
-    @property
-    def x_shape(self) -> tuple[int, int, int, int]:
-        return (self.n, self.c, self.h, self.w)
+    def window_size(self) -> tuple[int, int]:
+        return (self.hh, self.ww)
 
     @property
     def out_shape(self) -> tuple[int, int, int, int]:
@@ -79,20 +110,6 @@ class ConvGeometry:
     @property
     def wp(self) -> int:
         return self.w + 2 * self.pad
-
-    def offsets(self) -> Iterator[tuple[int, int, int]]:
-        """``(k, i, j)`` for every kernel offset, ``k = i * WW + j`` (w's memory order)."""
-        for i in range(self.hh):
-            for j in range(self.ww):
-                yield i * self.ww + j, i, j
-
-    def rows(self, i: int) -> slice:
-        """Rows of the padded input that kernel row ``i`` meets, one per output row."""
-        return window(i, self.ho, self.stride)
-
-    def cols(self, j: int) -> slice:
-        """Columns of the padded input that kernel column ``j`` meets."""
-        return window(j, self.wo, self.stride)
 
 
 def conv_geometry(func: str, x: Any, w: Any, b: Any, conv_param: Mapping[str, Any]) -> ConvGeometry:
@@ -141,7 +158,7 @@ def conv_geometry(func: str, x: Any, w: Any, b: Any, conv_param: Mapping[str, An
 
 
 @dataclass(frozen=True)
-class PoolGeometry:
+class PoolGeometry(_SlidingWindows):
     """Sizes of one max-pool: x (N, C, H, W), windows ph x pw, out (N, C, Ho, Wo)."""
 
     n: int
@@ -154,9 +171,8 @@ class PoolGeometry:
     ho: int
     wo: int
 
-    @property
-    def x_shape(self) -> tuple[int, int, int, int]:
-        return (self.n, self.c, self.h, self.w)
+    def window_size(self) -> tuple[int, int]:
+        return (self.ph, self.pw)
 
     @property
     def out_shape(self) -> tuple[int, int, int, int]:
@@ -166,18 +182,6 @@ class PoolGeometry:
     def overlapping(self) -> bool:
         """True when neighbouring windows share input pixels (stride < window)."""
         return self.stride < self.ph or self.stride < self.pw
-
-    def offsets(self) -> Iterator[tuple[int, int, int]]:
-        """``(k, i, j)`` for every position in the window, row by row."""
-        for i in range(self.ph):
-            for j in range(self.pw):
-                yield i * self.pw + j, i, j
-
-    def rows(self, i: int) -> slice:
-        return window(i, self.ho, self.stride)
-
-    def cols(self, j: int) -> slice:
-        return window(j, self.wo, self.stride)
 
 
 def pool_geometry(func: str, x: Any, pool_param: Mapping[str, Any]) -> PoolGeometry:

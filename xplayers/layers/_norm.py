@@ -1,26 +1,32 @@
-"""The maths shared by batch, layer, spatial and group normalisation.
+"""The normalisation core shared by batch, layer, spatial batch and group normalisation.
 
 Each normalises ``x`` over some axes, ``xhat = (x - mean) / sqrt(var + eps)`` with the biased
-variance, then scales and shifts by per-feature ``gamma`` and ``beta``. Only which axes the
-statistics are taken over differs, so forward and backward are written once here.
+variance, then scales and shifts by ``gamma`` and ``beta``, which are constant over those
+axes. Only the axes differ, so forward and backward are written once here, on arrays in the
+statistics' layout: (N, D) over (0,) for batch norm, (N, D) over (1,) for layer norm,
+(N, C, H, W) over (0, 2, 3) for spatial batch norm, and (N, G, C // G, H, W) over (2, 3, 4)
+for group norm (``gamma`` then (1, G, C // G, 1, 1)).
+
+Fast paths (:mod:`xplayers._fast_paths`): NumPy in :mod:`._norm_numpy`, group norm's numba
+kernels in :mod:`._norm_numba` (opt-in).
 """
 
 from __future__ import annotations
 
+import math
 from types import ModuleType
 from typing import Any
 
-import numpy as np
-
+from .._fast_paths import FastPaths
 from . import _norm_numpy
 
+__all__ = ["normalize", "normalize_backward", "scale_shift_backward", "scale_shift_forward"]
 
-def normalize(
+
+def normalize_portable(
     xp: ModuleType, x: Any, axes: tuple[int, ...], eps: float
 ) -> tuple[Any, Any, Any, Any]:
     """Standardise ``x`` over ``axes``.
-
-    NumPy arrays whose statistics' axes allow it take :mod:`._norm_numpy`'s fast path.
 
     Returns
     -------
@@ -30,16 +36,6 @@ def normalize(
     mean, var : arrays, x's shape with ``axes`` kept as size 1
         The batch mean and biased variance.
     """
-    pqr = _norm_numpy.layout(x, axes)
-    if pqr is not None:
-        return _norm_numpy.normalize(x, axes, eps, pqr)
-    return normalize_portable(xp, x, axes, eps)
-
-
-def normalize_portable(
-    xp: ModuleType, x: Any, axes: tuple[int, ...], eps: float
-) -> tuple[Any, Any, Any, Any]:
-    """:func:`normalize` in Array API calls only (the reference of the fast path)."""
     mean = xp.mean(x, axis=axes, keepdims=True)
     centred = x - mean
     var = xp.mean(centred * centred, axis=axes, keepdims=True)
@@ -47,25 +43,66 @@ def normalize_portable(
     return centred * inv_std, inv_std, mean, var
 
 
-def normalize_backward(
+def normalize_backward_portable(
     xp: ModuleType, dxhat: Any, xhat: Any, inv_std: Any, axes: tuple[int, ...]
 ) -> Any:
     """Gradient through :func:`normalize`, given the gradient ``dxhat`` of its output.
 
-    With m elements per statistic, mean and variance both depend on every input, and the
-    chain rule collapses to
-    ``dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))`` (means over ``axes``).
+    Mean and variance both depend on every input of their statistic, and the chain rule
+    collapses to ``dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))``
+    (means over ``axes``). Shapes: ``dxhat`` and ``xhat`` as x, ``inv_std`` as returned by
+    :func:`normalize`.
     """
-    pqr = _norm_numpy.layout(dxhat, axes)
-    if pqr is not None and type(xhat) is np.ndarray:
-        return _norm_numpy.normalize_backward(dxhat, xhat, inv_std, pqr)
-    return normalize_backward_portable(xp, dxhat, xhat, inv_std, axes)
-
-
-def normalize_backward_portable(
-    xp: ModuleType, dxhat: Any, xhat: Any, inv_std: Any, axes: tuple[int, ...]
-) -> Any:
-    """:func:`normalize_backward` in Array API calls only (the reference of the fast path)."""
     mean_dxhat = xp.mean(dxhat, axis=axes, keepdims=True)
     mean_dxhat_xhat = xp.mean(dxhat * xhat, axis=axes, keepdims=True)
     return inv_std * (dxhat - mean_dxhat - xhat * mean_dxhat_xhat)
+
+
+normalize = FastPaths(normalize_portable, numpy=_norm_numpy.normalize)
+normalize_backward = FastPaths(normalize_backward_portable, numpy=_norm_numpy.normalize_backward)
+
+
+def _scale_shift_forward_portable(
+    xp: ModuleType, x: Any, gamma: Any, beta: Any, axes: tuple[int, ...], eps: float
+) -> tuple[Any, Any, Any, Any, Any]:
+    """``(out, xhat, inv_std, mean, var)`` with ``out = gamma * xhat + beta``; see
+    :func:`normalize` for the others. ``gamma`` and ``beta`` broadcast against ``x``."""
+    xhat, inv_std, mean, var = normalize(xp, x, axes, eps)
+    out = gamma * xhat
+    out += beta
+    return out, xhat, inv_std, mean, var
+
+
+def _scale_shift_backward_portable(
+    xp: ModuleType, dout: Any, xhat: Any, inv_std: Any, gamma: Any, axes: tuple[int, ...],
+    param_axes: tuple[int, ...], batch_stats: bool,
+) -> tuple[Any, Any, Any]:
+    """``(dx, dgamma, dbeta)`` through ``out = gamma * xhat + beta``.
+
+    ``dout``, ``xhat``: x's shape; ``inv_std``: x's shape with ``axes`` as size 1; ``gamma``
+    constant over ``param_axes``. ``dgamma`` and ``dbeta`` are sums over ``param_axes``, kept
+    as size 1. ``batch_stats=False`` (running statistics, constants): ``dx = dout * gamma *
+    inv_std``.
+    """
+    dgamma = xp.sum(dout * xhat, axis=param_axes, keepdims=True)
+    dbeta = xp.sum(dout, axis=param_axes, keepdims=True)
+    if not batch_stats:
+        return dout * gamma * inv_std, dgamma, dbeta
+    if param_axes == axes:
+        # gamma is constant over each statistic, so normalize_backward's means of
+        # dxhat = gamma * dout come from the sums just taken: mean(dxhat) = gamma * dbeta / m,
+        # mean(dxhat * xhat) = gamma * dgamma / m.
+        m = math.prod(dout.shape[i] for i in axes)
+        dx = xhat * (dgamma / m)
+        dx += dbeta / m
+        dx = dout - dx
+        dx *= gamma * inv_std
+        return dx, dgamma, dbeta
+    return normalize_backward(xp, dout * gamma, xhat, inv_std, axes), dgamma, dbeta
+
+
+scale_shift_forward = FastPaths(_scale_shift_forward_portable,
+                                numba=_norm_numpy.numba_group_norm_forward)
+scale_shift_backward = FastPaths(_scale_shift_backward_portable,
+                                 numpy=_norm_numpy.scale_shift_backward,
+                                 numba=_norm_numpy.numba_group_norm_backward)

@@ -1,5 +1,5 @@
 """numba kernels of spatial group norm (opt-in with ``XPLAYERS_NUMBA=1``, see
-:mod:`xplayers._optim_kernels`): one (example, group) row at a time while it is in the cache.
+:mod:`xplayers._fast_paths`): one (example, group) row at a time while it is in the cache.
 
 Main memory sees ``x`` read once and ``xhat`` and ``out`` written once in the forward, and
 ``dout`` and ``xhat`` read once and ``dx`` written once in the backward, where the NumPy body

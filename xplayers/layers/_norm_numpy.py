@@ -1,18 +1,17 @@
-"""NumPy fast path of the normalisation maths in :mod:`._norm`: fewer passes, no big temporaries.
+"""NumPy fast paths of the normalisation core in :mod:`._norm`: fewer passes, no big temporaries.
 
-The portable body takes means with ``xp.mean(..., axis=axes)`` over interleaved axes (slow in
-NumPy), and builds a temporary the size of ``x`` for every product. Here ``x`` is viewed as
-``(P, Q, R)``: the statistics' axes are a leading block (P elements) and a trailing block (R
-elements) around the kept axes (Q statistics), which covers spatial batch norm (N | C | H*W),
-group norm (- | N*G | C/G*H*W) and layer norm (- | N | D). Sums then run along contiguous
-rows, products are summed by ``np.vecdot`` without a temporary, and the elementwise updates
-work in place. Results equal the portable body's up to rounding.
+``x`` is viewed as ``(P, Q, R)``: the statistics' axes are a leading block (P elements) and a
+trailing block (R elements) around the kept axes (Q statistics), which covers spatial batch
+norm (N | C | H*W), group norm (- | N*G | C/G*H*W) and layer norm (- | N | D). Sums then run
+along contiguous rows and products are summed by ``np.vecdot`` without a temporary. Each
+function returns ``NotImplemented`` (see :mod:`xplayers._fast_paths`) for inputs it does not
+handle; results equal the portable body's up to rounding.
 """
 
 from __future__ import annotations
 
 import math
-import os
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -57,9 +56,11 @@ def _column(values: np.ndarray) -> np.ndarray:
     return values[None, :, None]
 
 
-def normalize(x: np.ndarray, axes: tuple[int, ...], eps: float,
-              pqr: Layout) -> tuple[Any, Any, Any, Any]:
+def normalize(xp: ModuleType, x: Any, axes: tuple[int, ...], eps: float) -> Any:
     """:func:`._norm.normalize` for NumPy arrays with a layout (see :func:`layout`)."""
+    pqr = layout(x, axes)
+    if pqr is None:
+        return NotImplemented
     count = pqr[0] * pqr[2]
     kept_shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
     mean = sums(x, pqr) / count
@@ -71,9 +72,12 @@ def normalize(x: np.ndarray, axes: tuple[int, ...], eps: float,
             np.reshape(mean, kept_shape), np.reshape(var, kept_shape))
 
 
-def normalize_backward(dxhat: np.ndarray, xhat: np.ndarray, inv_std: np.ndarray,
-                       pqr: Layout) -> np.ndarray:
+def normalize_backward(xp: ModuleType, dxhat: Any, xhat: Any, inv_std: Any,
+                       axes: tuple[int, ...]) -> Any:
     """:func:`._norm.normalize_backward` for NumPy arrays with a layout, in three passes."""
+    pqr = layout(dxhat, axes)
+    if pqr is None or type(xhat) is not np.ndarray:
+        return NotImplemented
     count = pqr[0] * pqr[2]
     mean_dxhat = _column(sums(dxhat, pqr) / count)
     mean_dxhat_xhat = _column(dots(dxhat, xhat, pqr) / count)
@@ -84,7 +88,53 @@ def normalize_backward(dxhat: np.ndarray, xhat: np.ndarray, inv_std: np.ndarray,
     return np.reshape(dx, dxhat.shape)
 
 
-def combine(dout: np.ndarray, xhat: np.ndarray, a: np.ndarray, b: np.ndarray,
+def scale_shift_backward(
+    xp: ModuleType, dout: Any, xhat: Any, inv_std: Any, gamma: Any, axes: tuple[int, ...],
+    param_axes: tuple[int, ...], batch_stats: bool,
+) -> Any:
+    """:func:`._norm.scale_shift_backward` of spatial batch norm and group norm.
+
+    From two sums per (example, channel) over H and W, s1 = sum(dout) and
+    s2 = sum(dout * xhat), the closed form of :func:`._norm.normalize_backward` with
+    ``dxhat = gamma * dout`` has ``mean(dxhat) = sum(gamma * s1) / m`` and
+    ``mean(dxhat * xhat) = sum(gamma * s2) / m`` (sums over the statistic's channels, and
+    examples for batch norm), so ``dx = a * dout + b * xhat + shift`` per (example, channel).
+    """
+    batch_norm = dout.ndim == 4 and axes == param_axes == (0, 2, 3)
+    group_norm = dout.ndim == 5 and axes == (2, 3, 4) and param_axes == (0, 3, 4)
+    if (not (batch_norm or group_norm) or type(xhat) is not np.ndarray
+            or layout(dout, param_axes) is None):
+        return NotImplemented
+    n, hw = dout.shape[0], math.prod(dout.shape[-2:])
+    c = math.prod(dout.shape[1:-2])
+    d3 = np.reshape(dout, (n, c, hw))
+    x3 = np.reshape(xhat, (n, c, hw))
+    s1, s2 = d3.sum(axis=2), np.vecdot(d3, x3)  # (N, C)
+    dbeta, dgamma = s1.sum(axis=0), s2.sum(axis=0)
+    g = np.reshape(gamma, (1, c))
+    if batch_norm:  # one statistic per channel, over N, H and W
+        a = g * np.reshape(inv_std, (1, c))
+        if batch_stats:
+            m = n * hw
+            b, shift = -a * dgamma / m, -a * dbeta / m
+        else:  # test mode: the running statistics are constants
+            b = shift = np.zeros_like(a)
+    else:  # group norm: one statistic per example and group of C // G channels
+        groups, size = dout.shape[1], dout.shape[2]
+        m = size * hw
+        mean_dxhat = np.reshape(g * s1, (n, groups, size)).sum(axis=2) / m
+        mean_dxhat_xhat = np.reshape(g * s2, (n, groups, size)).sum(axis=2) / m
+        inv = np.reshape(inv_std, (n, groups))
+        # Per group (N, G) -> per channel (N, C): each group's value for its C // G channels.
+        a = np.repeat(inv, size, axis=1) * g
+        b = -np.repeat(inv * mean_dxhat_xhat, size, axis=1)
+        shift = -np.repeat(inv * mean_dxhat, size, axis=1)
+    dx = _combine(d3, x3, a[..., None], b[..., None], shift[..., None])
+    kept = tuple(1 if i in param_axes else s for i, s in enumerate(dout.shape))
+    return (np.reshape(dx, dout.shape), np.reshape(dgamma, kept), np.reshape(dbeta, kept))
+
+
+def _combine(dout: np.ndarray, xhat: np.ndarray, a: np.ndarray, b: np.ndarray,
             c: np.ndarray) -> np.ndarray:
     """``a * dout + b * xhat + c`` for (N, C, R) arrays and coefficients of shape (1, C, 1) or
     (N, C, 1): every normalisation's backward in that form, without a full-size temporary
@@ -108,63 +158,57 @@ def combine(dout: np.ndarray, xhat: np.ndarray, a: np.ndarray, b: np.ndarray,
 
 
 # -- group norm as numba kernels (opt-in: XPLAYERS_NUMBA=1) --------------------------------
-def group_norm_kernels() -> Any:
-    """:mod:`._norm_numba` when ``XPLAYERS_NUMBA=1`` and numba imports, else None."""
-    if os.environ.get("XPLAYERS_NUMBA") != "1":
-        return None
-    try:
-        from . import _norm_numba
-    except ImportError:
-        return None
-    return _norm_numba
+def _numba_group_norm_arrays(a: Any, axes: tuple[int, ...]) -> bool:
+    """True for (N, G, C // G, H, W) float32/float64 NumPy arrays normalised over (2, 3, 4)."""
+    return (type(a) is np.ndarray and a.dtype in (np.float32, np.float64) and a.ndim == 5
+            and axes == (2, 3, 4))
 
 
-def numba_group_norm_forward(kernels: Any, x: np.ndarray, gamma: np.ndarray, beta: np.ndarray,
-                             groups: int, eps: float) -> tuple[np.ndarray, np.ndarray,
-                                                               np.ndarray]:
-    """Group norm forward by the numba kernel.
+def numba_group_norm_forward(xp: ModuleType, x: Any, gamma: Any, beta: Any,
+                             axes: tuple[int, ...], eps: float) -> Any:
+    """:func:`._norm.scale_shift_forward` of group norm by the numba kernel.
 
-    Parameters
-    ----------
-    x : ndarray, shape (N, C, H, W), float32 or float64
-    gamma, beta : ndarrays, C elements each
-    groups : int, dividing C
-    eps : float
-
-    Returns
-    -------
-    out : ndarray (N, C, H, W); xhat : ndarray (N, G, C // G, H, W);
-    inv_std : ndarray (N, G, 1, 1, 1)
+    ``x`` (N, G, C // G, H, W) and ``gamma``, ``beta`` (1, G, C // G, 1, 1) give ``out`` and
+    ``xhat`` (N, G, C // G, H, W), ``inv_std`` (N, G, 1, 1, 1), and None for mean and var.
     """
-    n, c, h, w = x.shape
-    shape = (n, groups, c // groups, h * w)
+    if not _numba_group_norm_arrays(x, axes):
+        return NotImplemented
+    from . import _norm_numba
+
+    n, groups, size, h, w = x.shape
+    shape = (n, groups, size, h * w)
     x4 = np.ascontiguousarray(x).reshape(shape)
     xhat = np.empty(shape, dtype=x.dtype)
     out = np.empty(shape, dtype=x.dtype)
     inv_std = np.empty((n, groups), dtype=x.dtype)
-    kernels.group_norm_forward(x4, _per_group(gamma, groups, x.dtype),
-                               _per_group(beta, groups, x.dtype), float(eps), xhat, out,
-                               inv_std)
-    return (out.reshape(x.shape), xhat.reshape(n, groups, c // groups, h, w),
-            inv_std.reshape(n, groups, 1, 1, 1))
+    _norm_numba.group_norm_forward(x4, _per_group(gamma, groups, x.dtype),
+                                   _per_group(beta, groups, x.dtype), float(eps), xhat, out,
+                                   inv_std)
+    return (out.reshape(x.shape), xhat.reshape(x.shape), inv_std.reshape(n, groups, 1, 1, 1),
+            None, None)
 
 
-def numba_group_norm_backward(kernels: Any, dout: np.ndarray, xhat: np.ndarray,
-                              inv_std: np.ndarray, gamma: np.ndarray,
-                              groups: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Group norm backward by the numba kernel: ``dx`` (N, C, H, W), ``dgamma`` and
-    ``dbeta`` (C,), from ``dout`` (N, C, H, W) and the forward's ``xhat`` and ``inv_std``."""
-    n, c, h, w = dout.shape
-    shape = (n, groups, c // groups, h * w)
+def numba_group_norm_backward(xp: ModuleType, dout: Any, xhat: Any, inv_std: Any, gamma: Any,
+                              axes: tuple[int, ...], param_axes: tuple[int, ...],
+                              batch_stats: bool) -> Any:
+    """:func:`._norm.scale_shift_backward` of group norm by the numba kernel: ``dx`` shaped
+    like ``dout`` (N, G, C // G, H, W), ``dgamma`` and ``dbeta`` (1, G, C // G, 1, 1)."""
+    if not (batch_stats and _numba_group_norm_arrays(dout, axes)):
+        return NotImplemented
+    from . import _norm_numba
+
+    n, groups, size, h, w = dout.shape
+    shape = (n, groups, size, h * w)
     d4 = np.ascontiguousarray(dout).reshape(shape)
     x4 = np.ascontiguousarray(xhat).reshape(shape)
     inv = np.ascontiguousarray(inv_std).reshape(n, groups)
     dx = np.empty(shape, dtype=dout.dtype)
-    dgamma = np.empty((groups, c // groups), dtype=dout.dtype)
+    dgamma = np.empty((groups, size), dtype=dout.dtype)
     dbeta = np.empty_like(dgamma)
-    kernels.group_norm_backward(d4, x4, inv, _per_group(gamma, groups, dout.dtype), dx,
-                                dgamma, dbeta)
-    return dx.reshape(dout.shape), dgamma.reshape(c), dbeta.reshape(c)
+    _norm_numba.group_norm_backward(d4, x4, inv, _per_group(gamma, groups, dout.dtype), dx,
+                                    dgamma, dbeta)
+    kept = (1, groups, size, 1, 1)
+    return dx.reshape(dout.shape), dgamma.reshape(kept), dbeta.reshape(kept)
 
 
 def _per_group(values: np.ndarray, groups: int, dtype: Any) -> np.ndarray:

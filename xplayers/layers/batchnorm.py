@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import MutableMapping
-from numbers import Real
 from types import ModuleType
 from typing import Any, NamedTuple
 
 from .._checks import (
     as_dtype,
+    as_real,
     check_floating,
     check_mode,
     check_ndim,
@@ -25,7 +25,7 @@ from .._checks import (
     promote,
 )
 from ..backend import get_array_module
-from ._norm import normalize
+from ._norm import scale_shift_backward, scale_shift_forward
 
 __all__ = ["batchnorm_backward", "batchnorm_backward_alt", "batchnorm_forward"]
 
@@ -50,9 +50,10 @@ class BatchNormCache(NamedTuple):
 def _check_fraction(
     func: str, name: str, value: Any, low: float, high: float, where: str = "bn_param"
 ) -> float:
-    if type(value) is not float and (isinstance(value, bool) or not isinstance(value, Real)):
+    number = as_real(value)
+    if number is None:
         raise TypeError(f"{func}: {where}[{name!r}] must be a real number, got {value!r}")
-    value = float(value)
+    value = number
     if not low <= value <= high:
         raise ValueError(
             f"{func}: {where}[{name!r}] must lie in [{low}, {high}], got {value}"
@@ -128,9 +129,7 @@ def _batchnorm_forward_axes(
             f"{func}: training mode needs at least one value per statistic, "
             f"got x of shape {tuple(x.shape)}"
         )
-    xhat, inv_std, mean, var = normalize(xp, x, axes, eps)
-    out = gamma * xhat
-    out += beta
+    out, xhat, inv_std, mean, var = scale_shift_forward(xp, x, gamma, beta, axes, eps)
     new_mean = momentum * running_mean + (1.0 - momentum) * xp.reshape(mean, stat_shape)
     new_var = momentum * running_var + (1.0 - momentum) * xp.reshape(var, stat_shape)
     bn_param["running_mean"] = new_mean
@@ -152,8 +151,8 @@ def _batchnorm_backward_axes(
     """Gradients ``(dx, dgamma, dbeta)`` for :func:`_batchnorm_forward_axes`.
 
     ``staged=True`` walks the computation graph node by node (:func:`batchnorm_backward`);
-    otherwise the closed form of :func:`._norm.normalize_backward` is used, reusing the
-    ``dgamma`` and ``dbeta`` sums. ``dgamma`` and ``dbeta`` have gamma's shape.
+    otherwise the normalisation core's closed form is used
+    (:func:`._norm.scale_shift_backward`). ``dgamma`` and ``dbeta`` have gamma's shape.
     ``dout`` is cast to the forward's compute dtype; the gradients come back in the dtypes
     of x, gamma and beta as given (:func:`xplayers._checks.grads_as_inputs`).
     """
@@ -166,22 +165,14 @@ def _batchnorm_backward_axes(
 def _backward_compute(
     xp: ModuleType, dout: Any, cache: BatchNormCache, staged: bool
 ) -> tuple[Any, Any, Any]:
+    if not staged or not cache.train:
+        dx, dgamma, dbeta = scale_shift_backward(
+            xp, dout, cache.xhat, cache.inv_std, cache.gamma, cache.axes, cache.axes,
+            cache.train)
+        shape = tuple(cache.gamma.shape)
+        return dx, xp.reshape(dgamma, shape), xp.reshape(dbeta, shape)
     dgamma, dbeta = _scale_shift_grads(xp, dout, cache)
-    if not staged and cache.train:
-        # normalize_backward's closed form with dxhat = gamma * dout; gamma is constant over
-        # the axes, so mean(dxhat) = gamma * dbeta / m and mean(dxhat * xhat) =
-        # gamma * dgamma / m reuse the sums just taken:
-        # dx = gamma * inv_std * (dout - (dbeta + xhat * dgamma) / m).
-        m = math.prod(dout.shape[i] for i in cache.axes)
-        correction = cache.xhat * (dgamma / m)
-        correction += dbeta / m
-        dx = dout - correction
-        dx *= cache.gamma * cache.inv_std
-        return dx, dgamma, dbeta
     dxhat = dout * cache.gamma
-    if not cache.train:  # running statistics are constants
-        return dxhat * cache.inv_std, dgamma, dbeta
-
     # Forward graph: mu = mean(x); c = x - mu; v = mean(c**2); s = sqrt(v + eps);
     # r = 1 / s; xhat = c * r. Walk it backwards, one node at a time.
     axes, r = cache.axes, cache.inv_std

@@ -8,21 +8,11 @@ The backward pass runs the same products transposed, and *col2im* adds each offs
 the column gradient back into the padded input gradient (overlapping windows accumulate by
 slice addition, never by a scatter with repeated indices).
 
-Two fast paths sit beside it and give the same numbers:
-
-- NumPy arrays: the work goes in cache-sized blocks of examples (a loop over a few blocks,
-  each a vectorised im2col and one matrix product) so that the column matrix never makes a
-  round trip through main memory, and the cache holds the padded input, not the HH*WW times
-  larger columns. With stride 1 each offset's window is one contiguous run of the flattened,
-  padded image (rows are read at the padded width and the extra columns dropped after the
-  product), and col2im adds whole shifted image planes with contiguous 1-d additions. A row
-  of ones in the columns folds the bias into the product (and ``db`` into the ``dw``
-  product). To spare full passes over memory, ``out`` and ``dx`` are returned as strided
-  views of the buffers the products wrote (not C-contiguous).
-- CuPy arrays: fused im2col/col2im CUDA kernels and cuBLAS, in :mod:`._conv_cupy`.
-
-The NumPy path picks its BLAS thread count per call (:mod:`xplayers._blas_threads`: no more
-threads than free cores, or what :func:`set_blas_threads` / ``XPLAYERS_BLAS_THREADS`` say).
+Fast paths (:mod:`xplayers._fast_paths`) give the same numbers: NumPy arrays go through
+cache-sized blocks of examples with the bias folded into the product (its design is in
+``docs/design.md``), and CuPy arrays through fused im2col/col2im CUDA kernels and cuBLAS
+(:mod:`._conv_cupy`). The NumPy path picks its BLAS thread count per call
+(:func:`set_blas_threads`, ``XPLAYERS_BLAS_THREADS``).
 """
 
 from __future__ import annotations
@@ -41,27 +31,23 @@ from .._checks import (
     input_dtypes,
     promote,
 )
-from ..backend import get_array_module, is_cupy_array, is_numpy_array
+from .._fast_paths import FastPaths
+from ..backend import get_array_module
 from ._geometry import ConvGeometry, conv_geometry
 
 __all__ = ["ConvCache", "conv_backward", "conv_forward", "set_blas_threads"]
 
 # Bytes of column matrix per block of examples on the NumPy path: small enough to stay in the
-# L2/L3 caches between im2col, the matrix product and col2im, large enough for products that
-# keep two BLAS threads busy (4 MiB measured best of 1-8 MiB on the benchmark shapes).
-# Measured and dropped: sharing the blocks among Python threads with the BLAS held to one
-# thread (20% faster for a conv alone, up to 40% slower right after other BLAS calls, whose
-# idle OpenBLAS threads keep spinning), and per-thread reused scratch buffers (no gain).
+# L2/L3 caches between im2col, the matrix product and col2im (see docs/design.md).
 _NUMPY_BLOCK_BYTES = 4 << 20
-
-_PATHS = ("auto", "portable", "numpy", "cupy")
 
 
 class ConvCache(NamedTuple):
     """What :func:`conv_backward` needs from :func:`conv_forward`.
 
-    ``saved`` depends on ``path``: the column matrix (portable, CuPy) or the zero-padded input
-    and the block size (NumPy).
+    ``path`` names the implementation that ran the forward (``'portable'``, ``'numpy'`` or
+    ``'cupy'``), which the backward runs too; ``saved`` is what it kept: the column matrix
+    (portable, CuPy) or the zero-padded input and the block size (NumPy).
     """
 
     path: str
@@ -106,7 +92,18 @@ def conv_forward(x: Any, w: Any, b: Any, conv_param: dict[str, Any]) -> tuple[An
     TypeError
         For a non-floating ``x`` or a complex dtype.
     """
-    return _conv_forward(x, w, b, conv_param)
+    func = "conv_forward"
+    xp = get_array_module(x=x, w=w, b=b)
+    check_floating(func, "x", x, xp)
+    g = conv_geometry(func, x, w, b, conv_param)
+    dtype, (x_c, w_c, b_c) = promote(func, xp, x=x, w=w, b=b)
+    in_dtypes = input_dtypes(dtype, x, w, b)
+    has_bias = b is not None
+    x, w, b = x_c, w_c, b_c
+    if not has_bias:  # a zero bias: every implementation stays as it is
+        b = xp.zeros((g.f,), dtype=dtype, device=x.device)
+    path, (out, saved) = _forward.run(xp, x, w, b, g)
+    return out, ConvCache(path, saved, w, g, in_dtypes, has_bias)
 
 
 def conv_backward(
@@ -136,51 +133,8 @@ def conv_backward(
     xp = get_array_module(dout=dout, w=w)
     check_shape("conv_backward", "dout", dout, g.out_shape, "(N, F, Ho, Wo) as in the forward")
     dout = as_dtype(xp, dout, w.dtype)
-    if path == "numpy":
-        with conv_blas_threads():
-            grads = _numpy_backward(dout, saved, w, g, compute_dx)
-    elif path == "cupy":
-        from . import _conv_cupy
-
-        grads = _conv_cupy.conv_backward(dout, saved, w, g, compute_dx)
-    else:
-        grads = _portable_backward(xp, dout, saved, w, g, compute_dx)
-    dx, dw, db = grads
+    dx, dw, db = _backward.implementation(path)(xp, dout, saved, w, g, compute_dx)
     return grads_as_inputs(xp, (dx, dw, db if has_bias else None), in_dtypes)
-
-
-def _conv_forward(
-    x: Any, w: Any, b: Any, conv_param: dict[str, Any], *, path: str = "auto"
-) -> tuple[Any, ConvCache]:
-    """:func:`conv_forward` with the implementation chosen by ``path``.
-
-    ``'auto'`` picks the fast path for NumPy and CuPy arrays and the portable body otherwise;
-    ``'portable'`` forces the Array API body on any array (the tests' reference).
-    """
-    if path not in _PATHS:
-        raise ValueError(f"conv_forward: path must be one of {_PATHS}, got {path!r}")
-    func = "conv_forward"
-    xp = get_array_module(x=x, w=w, b=b)
-    check_floating(func, "x", x, xp)
-    g = conv_geometry(func, x, w, b, conv_param)
-    dtype, (x_c, w_c, b_c) = promote(func, xp, x=x, w=w, b=b)
-    in_dtypes = input_dtypes(dtype, x, w, b)
-    has_bias = b is not None
-    x, w, b = x_c, w_c, b_c
-    if not has_bias:  # a zero bias: every path below stays as it is
-        b = xp.zeros((g.f,), dtype=dtype, device=x.device)
-    if path == "auto":
-        path = "numpy" if is_numpy_array(x) else "cupy" if is_cupy_array(x) else "portable"
-    if path == "numpy":
-        with conv_blas_threads():
-            out, saved = _numpy_forward(x, w, b, g)
-    elif path == "cupy":
-        from . import _conv_cupy
-
-        out, saved = _conv_cupy.conv_forward(x, w, b, g)
-    else:
-        out, saved = _portable_forward(xp, x, w, b, g)
-    return out, ConvCache(path, saved, w, g, in_dtypes, has_bias)
 
 
 # --------------------------------------------------------------------------------------------
@@ -287,7 +241,19 @@ def _numpy_col2im_flat(
         target += staged[: target.size]
 
 
-def _numpy_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, g: ConvGeometry) -> tuple[Any, Any]:
+def _numpy_forward(xp: ModuleType, x: Any, w: Any, b: Any, g: ConvGeometry) -> tuple[Any, Any]:
+    with conv_blas_threads():
+        return _numpy_forward_blocks(x, w, b, g)
+
+
+def _numpy_backward(xp: ModuleType, dout: Any, saved: tuple[np.ndarray, int], w: Any,
+                    g: ConvGeometry, compute_dx: bool) -> tuple[Any, Any, Any]:
+    with conv_blas_threads():
+        return _numpy_backward_blocks(dout, saved, w, g, compute_dx)
+
+
+def _numpy_forward_blocks(x: np.ndarray, w: np.ndarray, b: np.ndarray,
+                          g: ConvGeometry) -> tuple[Any, Any]:
     # One spare zero row keeps the last stride-1 window (which runs Wp - Wo past the image's
     # last row) inside the buffer.
     spare = 1 if g.stride == 1 and g.ww > 1 else 0
@@ -308,7 +274,7 @@ def _numpy_forward(x: np.ndarray, w: np.ndarray, b: np.ndarray, g: ConvGeometry)
     return out, (buf, block)
 
 
-def _numpy_backward(
+def _numpy_backward_blocks(
     dout: np.ndarray, saved: tuple[np.ndarray, int], w: np.ndarray, g: ConvGeometry,
     compute_dx: bool,
 ) -> tuple[Any, Any, Any]:
@@ -351,3 +317,27 @@ def _numpy_backward(
         return None, dw, db
     # A view of the padded gradient: cropping it into a fresh array would cost a full pass.
     return dbuf[:, :, g.pad : g.pad + g.h, g.pad : g.pad + g.w], dw, db
+
+
+# --------------------------------------------------------------------------------------------
+# CuPy fast path: fused CUDA kernels and cuBLAS.
+
+
+def _cupy_forward(xp: ModuleType, x: Any, w: Any, b: Any, g: ConvGeometry) -> tuple[Any, Any]:
+    from . import _conv_cupy
+
+    return _conv_cupy.conv_forward(x, w, b, g)
+
+
+def _cupy_backward(xp: ModuleType, dout: Any, cols: Any, w: Any, g: ConvGeometry,
+                   compute_dx: bool) -> tuple[Any, Any, Any]:
+    from . import _conv_cupy
+
+    return _conv_cupy.conv_backward(dout, cols, w, g, compute_dx)
+
+
+_forward = FastPaths(_portable_forward, numpy=_numpy_forward, cupy=_cupy_forward)
+"""``(out, saved)`` of the convolution of ``x`` (N, C, H, W) by ``w`` (F, C, HH, WW) plus
+``b`` (F,); ``saved`` is what the same implementation of :data:`_backward` takes."""
+_backward = FastPaths(_portable_backward, numpy=_numpy_backward, cupy=_cupy_backward)
+"""``(dx or None, dw, db)`` from ``dout`` (N, F, Ho, Wo) and the forward's ``saved``."""

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from numbers import Real
 from typing import Any
 
-from .._checks import as_dtype, check_floating, check_mode, check_shape
+from .._checks import as_dtype, as_real, check_floating, check_mode, check_shape
 from .._random import RandomStream, is_seed, uniform_like
 from ..backend import get_array_module
 
@@ -17,7 +16,7 @@ def _drop_probability(func: str, dropout_param: Mapping[str, Any]) -> float:
     if "p" not in dropout_param:
         raise ValueError(f"{func}: dropout_param['p'] is required (the probability of dropping)")
     p = dropout_param["p"]
-    if isinstance(p, bool) or not isinstance(p, Real):
+    if as_real(p) is None:
         raise TypeError(f"{func}: dropout_param['p'] must be a real number, got {p!r}")
     if not 0.0 <= p < 1.0:
         raise ValueError(

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from numbers import Real
 from typing import Any, NamedTuple
 
 from .._checks import (
     as_dtype,
+    as_real,
     check_floating,
     check_ndim,
     check_shape,
@@ -16,7 +16,7 @@ from .._checks import (
     promote,
 )
 from ..backend import get_array_module
-from ._norm import normalize, normalize_backward
+from ._norm import scale_shift_backward, scale_shift_forward
 
 __all__ = ["layernorm_backward", "layernorm_forward"]
 
@@ -68,12 +68,12 @@ def layernorm_forward(
     in_dtypes = input_dtypes(dtype, x, gamma, beta)
     x, gamma, beta = x_c, gamma_c, beta_c
     eps = (ln_param or {}).get("eps", 1e-5)
-    if isinstance(eps, bool) or not isinstance(eps, Real) or not eps >= 0:
+    if as_real(eps) is None or not eps >= 0:
         raise ValueError(f"{func}: ln_param['eps'] must be a number >= 0, got {eps!r}")
     if d == 0:
         raise ValueError(f"{func}: x must have at least one feature, got shape {tuple(x.shape)}")
-    xhat, inv_std, _, _ = normalize(xp, x, (1,), float(eps))
-    return gamma * xhat + beta, LayerNormCache(xhat, inv_std, gamma, in_dtypes)
+    out, xhat, inv_std, _, _ = scale_shift_forward(xp, x, gamma, beta, (1,), float(eps))
+    return out, LayerNormCache(xhat, inv_std, gamma, in_dtypes)
 
 
 def layernorm_backward(dout: Any, cache: LayerNormCache) -> tuple[Any, Any, Any]:
@@ -97,7 +97,6 @@ def layernorm_backward(dout: Any, cache: LayerNormCache) -> tuple[Any, Any, Any]
     xp = get_array_module(dout=dout, xhat=xhat)
     check_shape("layernorm_backward", "dout", dout, tuple(xhat.shape), "the shape of the forward x")
     dout = as_dtype(xp, dout, xhat.dtype)
-    dgamma = xp.sum(dout * xhat, axis=0)
-    dbeta = xp.sum(dout, axis=0)
-    dx = normalize_backward(xp, dout * gamma, xhat, inv_std, (1,))
-    return grads_as_inputs(xp, (dx, dgamma, dbeta), in_dtypes)
+    dx, dgamma, dbeta = scale_shift_backward(xp, dout, xhat, inv_std, gamma, (1,), (0,), True)
+    d = tuple(gamma.shape)
+    return grads_as_inputs(xp, (dx, xp.reshape(dgamma, d), xp.reshape(dbeta, d)), in_dtypes)

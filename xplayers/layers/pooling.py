@@ -6,8 +6,9 @@ offset's element of every window at once. A running maximum and the offset it ca
 kept; a later offset takes over only when strictly larger, so a tie keeps the first maximum
 in row-major window order, as PyTorch does (a NaN in a window makes its output NaN). The
 backward pass sends each window's gradient to that one offset, adding slice by slice so that
-overlapping windows accumulate correctly. NumPy arrays take a fast path with the same loops
-and results, without per-element branches; CuPy arrays one fused CUDA kernel per pass.
+overlapping windows accumulate correctly. Fast paths (:mod:`xplayers._fast_paths`): NumPy
+arrays the same loops by bit masks, without per-element branches; CuPy arrays one fused CUDA
+kernel per pass (:mod:`._pool_cupy`).
 """
 
 from __future__ import annotations
@@ -18,12 +19,12 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from .._checks import as_dtype, check_floating, check_shape
-from ..backend import get_array_module, is_cupy_array, is_numpy_array
+from .._fast_paths import FastPaths
+from ..backend import get_array_module
+from . import _bits
 from ._geometry import PoolGeometry, pool_geometry
 
 __all__ = ["PoolCache", "max_pool_backward", "max_pool_forward"]
-
-_PATHS = ("auto", "portable", "numpy", "cupy")
 
 
 class PoolCache(NamedTuple):
@@ -60,7 +61,12 @@ def max_pool_forward(x: Any, pool_param: dict[str, Any]) -> tuple[Any, PoolCache
         If ``x`` is not 4-d, a parameter is missing or not a positive integer, or the window is
         larger than the input.
     """
-    return _max_pool_forward(x, pool_param)
+    func = "max_pool_forward"
+    xp = get_array_module(x=x)
+    check_floating(func, "x", x, xp)
+    g = pool_geometry(func, x, pool_param)
+    out, argmax = _forward(xp, x, g)
+    return out, PoolCache(argmax, g, x.dtype)
 
 
 def max_pool_backward(dout: Any, cache: PoolCache) -> Any:
@@ -79,61 +85,12 @@ def max_pool_backward(dout: Any, cache: PoolCache) -> Any:
         Each window's gradient lands on its (first) maximum; an input in several windows
         collects the gradients of every window it wins.
     """
-    return _max_pool_backward(dout, cache)
-
-
-def _max_pool_forward(
-    x: Any, pool_param: dict[str, Any], *, path: str = "auto"
-) -> tuple[Any, PoolCache]:
-    """:func:`max_pool_forward` with the implementation chosen by ``path``.
-
-    ``'auto'`` uses the fast path for NumPy and CuPy arrays (fused kernels in
-    :mod:`._pool_cupy`); ``'portable'`` forces the Array API body (the tests' reference).
-    """
-    if path not in _PATHS:
-        raise ValueError(f"max_pool_forward: path must be one of {_PATHS}, got {path!r}")
-    func = "max_pool_forward"
-    xp = get_array_module(x=x)
-    check_floating(func, "x", x, xp)
-    g = pool_geometry(func, x, pool_param)
-    if path == "auto":
-        path = _auto_path(x)
-    if path == "numpy":
-        out, argmax = _numpy_forward(x, g)
-    elif path == "cupy":
-        from . import _pool_cupy
-
-        out, argmax = _pool_cupy.max_pool_forward(x, g, _index_dtype(xp, g))
-    else:
-        out, argmax = _portable_forward(xp, x, g)
-    return out, PoolCache(argmax, g, x.dtype)
-
-
-def _max_pool_backward(dout: Any, cache: PoolCache, *, path: str = "auto") -> Any:
-    """:func:`max_pool_backward` with the implementation chosen by ``path``."""
-    if path not in _PATHS:
-        raise ValueError(f"max_pool_backward: path must be one of {_PATHS}, got {path!r}")
     argmax, g, dtype = cache
     xp = get_array_module(dout=dout, argmax=argmax)
     check_shape("max_pool_backward", "dout", dout, g.out_shape, "(N, C, Ho, Wo) as in the forward")
     if dtype is not None:
         dout = as_dtype(xp, dout, dtype)
-    if path == "auto":
-        path = _auto_path(dout)
-    if path == "numpy":
-        return _numpy_backward(dout, argmax, g)
-    if path == "cupy":
-        from . import _pool_cupy
-
-        return _pool_cupy.max_pool_backward(dout, argmax, g)
-    return _portable_backward(xp, dout, argmax, g)
-
-
-def _auto_path(a: Any) -> str:
-    """The fast path for NumPy (bit masks need a float of at most 8 bytes) and CuPy arrays."""
-    if is_numpy_array(a):
-        return "numpy" if a.dtype.itemsize <= 8 else "portable"
-    return "cupy" if is_cupy_array(a) else "portable"
+    return _backward(xp, dout, argmax, g)
 
 
 def _index_dtype(xp: ModuleType, g: PoolGeometry) -> Any:
@@ -183,27 +140,20 @@ def _portable_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) 
 
 
 # --------------------------------------------------------------------------------------------
-# NumPy fast path: the same loops without branches per element. Selections by a boolean mask
-# (np.where, masked copies) branch on every element and mispredict on the irregular pattern
-# of a max pool; AND-ing with an all-ones or all-zeros bit mask picks the same values.
+# NumPy fast path: the same loops without a branch per element (:mod:`._bits`).
 
 
-def _bit_mask(flags: np.ndarray, out: np.ndarray) -> np.ndarray:
-    """All bits set in ``out`` (an unsigned or integer array) where ``flags`` is True, else 0."""
-    np.copyto(out, flags)  # 1 or 0
-    return np.negative(out, out=out)  # wraps 1 to all ones
-
-
-def _numpy_forward(x: np.ndarray, g: PoolGeometry) -> tuple[Any, Any]:
+def _numpy_forward(xp: ModuleType, x: Any, g: PoolGeometry) -> Any:
+    if x.dtype.itemsize > 8:  # bit masks need a float of at most 8 bytes
+        return NotImplemented
     # Work arrays laid out like the input (often a conv's transposed output): order='K'
     # copies keep its axis order, so every pass walks all operands in memory order.
     best = np.array(x[:, :, g.rows(0), g.cols(0)], order="K")
     argmax = np.zeros_like(best, dtype=_index_dtype(np, g))
     better, is_number = np.empty_like(argmax, dtype=bool), np.empty_like(argmax, dtype=bool)
     mask, scratch = np.empty_like(argmax), np.empty_like(argmax)
-    bits = np.dtype(f"u{x.dtype.itemsize}")
-    best_bits, value_mask = best.view(bits), np.empty_like(best, dtype=bits)
-    value_scratch = np.empty_like(value_mask)
+    best_bits = _bits.uint_view(best)
+    value_mask, value_scratch = np.empty_like(best_bits), np.empty_like(best_bits)
     for k, i, j in g.offsets():
         if k == 0:
             continue
@@ -213,32 +163,46 @@ def _numpy_forward(x: np.ndarray, g: PoolGeometry) -> tuple[Any, Any]:
         np.equal(best, best, out=is_number)
         np.greater(is_number, better, out=better)
         # best = candidate where better (bits and all: -0.0 vs +0.0, NaN payloads)
-        _bit_mask(better, value_mask)
-        np.bitwise_xor(best_bits, candidate.view(bits), out=value_scratch)
-        np.bitwise_and(value_scratch, value_mask, out=value_scratch)
-        np.bitwise_xor(best_bits, value_scratch, out=best_bits)
-        # argmax = k where better, else argmax:  argmax ^= (argmax ^ k) & mask
-        _bit_mask(better, mask)
-        np.bitwise_xor(argmax, k, out=scratch)
-        np.bitwise_and(scratch, mask, out=scratch)
-        np.bitwise_xor(argmax, scratch, out=argmax)
+        _bits.blend(best_bits, _bits.uint_view(candidate),
+                    _bits.all_ones_where(better, value_mask), value_scratch)
+        _bits.blend(argmax, k, _bits.all_ones_where(better, mask), scratch)
     return best, argmax
 
 
-def _numpy_backward(dout: np.ndarray, argmax: np.ndarray, g: PoolGeometry) -> Any:
-    bits = np.dtype(f"u{dout.dtype.itemsize}")
-    dout_bits = dout.view(bits)
+def _numpy_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> Any:
+    if dout.dtype.itemsize > 8:
+        return NotImplemented
     # dx in the forward input's layout (argmax has it), for this pass and the layer below.
     dx = np.zeros_like(argmax, shape=g.x_shape, dtype=dout.dtype)
     won = np.empty_like(argmax, dtype=bool)
-    mask = np.empty_like(argmax, dtype=bits)
+    mask = np.empty_like(argmax, dtype=_bits.uint_view(dout).dtype)
     for k, i, j in g.offsets():
         np.equal(argmax, k, out=won)
-        _bit_mask(won, mask)
         target = dx[:, :, g.rows(i), g.cols(j)]
         if g.overlapping:
-            np.bitwise_and(mask, dout_bits, out=mask)
-            target += mask.view(dout.dtype)
+            target += _bits.select(won, dout, scratch=mask)
         else:  # disjoint windows: write the selected bits straight into dx
-            np.bitwise_and(mask, dout_bits, out=target.view(bits))
+            _bits.select(won, dout, scratch=mask, out=target)
     return dx
+
+
+# --------------------------------------------------------------------------------------------
+# CuPy fast path: one fused CUDA kernel per pass.
+
+
+def _cupy_forward(xp: ModuleType, x: Any, g: PoolGeometry) -> Any:
+    from . import _pool_cupy
+
+    return _pool_cupy.max_pool_forward(x, g, _index_dtype(xp, g))
+
+
+def _cupy_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> Any:
+    from . import _pool_cupy
+
+    return _pool_cupy.max_pool_backward(dout, argmax, g)
+
+
+_forward = FastPaths(_portable_forward, numpy=_numpy_forward, cupy=_cupy_forward)
+"""``(out, argmax)`` of max pooling ``x`` (N, C, H, W) with geometry ``g``."""
+_backward = FastPaths(_portable_backward, numpy=_numpy_backward, cupy=_cupy_backward)
+"""``dx`` (N, C, H, W) from ``dout`` (N, C, Ho, Wo) and the forward's ``argmax``."""

@@ -8,12 +8,14 @@ from typing import Any
 import numpy as np
 
 from .._checks import as_dtype, check_shape
+from .._fast_paths import FastPaths
 from ..backend import get_array_module
+from . import _bits
 
 __all__ = ["relu_backward", "relu_forward"]
 
 
-def _zero(xp: ModuleType, like: Any) -> Any:
+def zero_like(xp: ModuleType, like: Any) -> Any:
     """A 0-d zero in ``like``'s dtype on ``like``'s device (a NumPy scalar for NumPy)."""
     if isinstance(like, np.ndarray):
         return like.dtype.type(0)
@@ -35,22 +37,8 @@ def relu_forward(x: Any) -> tuple[Any, Any]:
         alive anyway, so the cache costs no memory. Passing ``x`` as the cache works too.
     """
     xp = get_array_module(x=x)
-    out = xp.maximum(x, _zero(xp, x))
+    out = xp.maximum(x, zero_like(xp, x))
     return out, out
-
-
-def _select_numpy(active: np.ndarray, dout: np.ndarray) -> np.ndarray:
-    """``np.where(active, dout, 0)`` for floating ``dout``, without a branch per element.
-
-    ``np.where`` branches on every element and mispredicts on a ReLU's irregular pattern
-    (several times slower than a multiply); AND-ing ``dout``'s bits with all-ones or all-zeros
-    picks the same values, NaN, infinities and signed zeros included.
-    """
-    bits = np.dtype(f"u{dout.dtype.itemsize}")
-    keep = active.astype(bits)
-    np.negative(keep, out=keep)  # 1 -> all ones, 0 -> 0
-    np.bitwise_and(keep, dout.view(bits), out=keep)
-    return keep.view(dout.dtype)
 
 
 def relu_backward(dout: Any, cache: Any) -> Any:
@@ -66,11 +54,29 @@ def relu_backward(dout: Any, cache: Any) -> Any:
     Returns
     -------
     dx : array, shape of dout, in the forward input's dtype
+
+    Raises
+    ------
+    ValueError
+        If ``dout`` and ``cache`` differ in shape.
     """
     xp = get_array_module(dout=dout, cache=cache)
     check_shape("relu_backward", "dout", dout, tuple(cache.shape), "the shape of the forward x")
-    dout = as_dtype(xp, dout, cache.dtype)
-    if (type(dout) is np.ndarray and dout.ndim and dout.dtype.kind == "f"
-            and dout.dtype.isnative and dout.dtype.itemsize <= 8):
-        return _select_numpy(cache > 0, dout)
-    return xp.where(cache > 0, dout, _zero(xp, dout))
+    return select_where(xp, cache > 0, as_dtype(xp, dout, cache.dtype))
+
+
+def _select_portable(xp: ModuleType, active: Any, values: Any) -> Any:
+    return xp.where(active, values, zero_like(xp, values))
+
+
+def _select_numpy(xp: ModuleType, active: Any, values: Any) -> Any:
+    if not (type(values) is np.ndarray and values.ndim and values.dtype.kind == "f"
+            and values.dtype.isnative and values.dtype.itemsize <= 8):
+        return NotImplemented
+    return _bits.select(active, values)
+
+
+select_where = FastPaths(_select_portable, numpy=_select_numpy)
+"""``values`` where ``active``, else ``+0``: ``select_where(xp, active, values)``, shapes equal.
+
+NumPy: by bit masks (:mod:`._bits`), the same values without a branch per element."""

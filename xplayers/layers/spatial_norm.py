@@ -14,15 +14,13 @@ back in the shape given. The maths is :mod:`._norm`'s, shared with batch and lay
 from __future__ import annotations
 
 import math
-import operator
 from collections.abc import MutableMapping
 from types import ModuleType
 from typing import Any, NamedTuple
 
-import numpy as np
-
 from .._checks import (
     as_dtype,
+    as_integer,
     check_floating,
     check_ndim,
     check_shape,
@@ -31,8 +29,7 @@ from .._checks import (
     promote,
 )
 from ..backend import get_array_module
-from . import _norm_numpy
-from ._norm import normalize, normalize_backward
+from ._norm import scale_shift_backward, scale_shift_forward
 from .batchnorm import _batchnorm_forward_axes, _check_bn_param, _check_fraction
 
 __all__ = [
@@ -49,8 +46,9 @@ _CHANNEL_AXES = (0, 2, 3)  # every axis but the channel axis
 class SpatialNormCache(NamedTuple):
     """What the backward passes need.
 
-    ``xhat`` and ``inv_std`` are shaped for the statistics' axes: (N, C, H, W) and
-    (1, C, 1, 1) for batch norm, (N, G, C // G, H, W) and (N, G, 1, 1, 1) for group norm.
+    ``xhat``, ``inv_std`` and ``gamma`` are shaped for the statistics' axes: (N, C, H, W),
+    (1, C, 1, 1) and (1, C, 1, 1) for batch norm; (N, G, C // G, H, W), (N, G, 1, 1, 1) and
+    (1, G, C // G, 1, 1) for group norm.
     ``batch_stats`` is False in batchnorm's test mode, where the statistics are constants.
     """
 
@@ -176,12 +174,9 @@ def spatial_groupnorm_forward(
     in_dtypes = input_dtypes(dtype, x, gamma, beta)
     x = x_c
     n, c, h, w = x.shape
-    try:
-        if isinstance(G, bool):
-            raise TypeError
-        groups = operator.index(G)
-    except TypeError:
-        raise ValueError(f"{func}: G must be a positive integer, got {G!r}") from None
+    groups = as_integer(G)
+    if groups is None:
+        raise ValueError(f"{func}: G must be a positive integer, got {G!r}")
     if groups < 1 or c % groups:
         raise ValueError(
             f"{func}: G = {groups} groups must be a positive divisor of the C = {c} channels "
@@ -194,17 +189,13 @@ def spatial_groupnorm_forward(
                          f"got {gn_param!r}")
     eps = _check_fraction(func, "eps", gn_param.get("eps", 1e-5), 0.0, math.inf, "gn_param")
     axes = (2, 3, 4)
-    kernels = _numba_group_norm(x)
-    if kernels is not None:
-        out, xhat, inv_std = _norm_numpy.numba_group_norm_forward(kernels, x, gamma4, beta4,
-                                                                  groups, eps)
-        return out, SpatialNormCache(xhat, inv_std, gamma4, tuple(gamma.shape), axes, True,
-                                     in_dtypes)
-    xhat, inv_std, _, _ = normalize(xp, xp.reshape(x, (n, groups, c // groups, h, w)), axes, eps)
-    out = gamma4 * xp.reshape(xhat, (n, c, h, w))
-    out += beta4
-    return out, SpatialNormCache(xhat, inv_std, gamma4, tuple(gamma.shape), axes, True,
-                                 in_dtypes)
+    grouped = (n, groups, c // groups, h, w)
+    gamma5 = xp.reshape(gamma4, (1, *grouped[1:3], 1, 1))
+    beta5 = xp.reshape(beta4, (1, *grouped[1:3], 1, 1))
+    out, xhat, inv_std, _, _ = scale_shift_forward(xp, xp.reshape(x, grouped), gamma5, beta5,
+                                                   axes, eps)
+    return xp.reshape(out, (n, c, h, w)), SpatialNormCache(
+        xhat, inv_std, gamma5, tuple(gamma.shape), axes, True, in_dtypes)
 
 
 def spatial_groupnorm_backward(dout: Any, cache: SpatialNormCache) -> tuple[Any, Any, Any]:
@@ -228,80 +219,15 @@ def spatial_groupnorm_backward(dout: Any, cache: SpatialNormCache) -> tuple[Any,
 def _backward(func: str, dout: Any, cache: SpatialNormCache) -> tuple[Any, Any, Any]:
     """Both layers' backward: ``dout`` is checked against the forward's x shape and cast to
     its compute dtype; the gradients come back in the dtypes of x, gamma and beta as given."""
-    xp = get_array_module(dout=dout, xhat=cache.xhat)
-    n, c = int(cache.xhat.shape[0]), int(cache.gamma.shape[1])
-    x_shape = (n, c, *(int(s) for s in cache.xhat.shape[-2:]))
+    xhat, inv_std, gamma, gamma_shape, axes, batch_stats, in_dtypes = cache
+    xp = get_array_module(dout=dout, xhat=xhat)
+    n, c = int(xhat.shape[0]), math.prod(int(s) for s in xhat.shape[1:-2])
+    x_shape = (n, c, *(int(s) for s in xhat.shape[-2:]))
     check_shape(func, "dout", dout, x_shape, "(N, C, H, W) as in the forward")
-    dout = as_dtype(xp, dout, cache.xhat.dtype)
-    return grads_as_inputs(xp, _backward_compute(xp, dout, cache, x_shape), cache.in_dtypes)
-
-
-def _backward_compute(
-    xp: ModuleType, dout: Any, cache: SpatialNormCache, x_shape: tuple[int, ...]
-) -> tuple[Any, Any, Any]:
-    xhat, inv_std, gamma4, gamma_shape, axes, batch_stats, _ = cache
-    if type(xhat) is np.ndarray and _norm_numpy.layout(dout, _CHANNEL_AXES) is not None:
-        return _numpy_backward(dout, cache, x_shape)
-    xhat_nchw = xp.reshape(xhat, x_shape)
-    dbeta = xp.reshape(xp.sum(dout, axis=_CHANNEL_AXES), gamma_shape)
-    dgamma = xp.reshape(xp.sum(dout * xhat_nchw, axis=_CHANNEL_AXES), gamma_shape)
-    dxhat = xp.reshape(dout * gamma4, tuple(xhat.shape))
-    if batch_stats:
-        dx = normalize_backward(xp, dxhat, xhat, inv_std, axes)
-    else:  # test mode: the running statistics are constants
-        dx = dxhat * inv_std
-    return xp.reshape(dx, x_shape), dgamma, dbeta
-
-
-def _numba_group_norm(a: Any) -> Any:
-    """The numba group-norm kernels for a float32/float64 NumPy array when enabled, else None."""
-    if type(a) is not np.ndarray or a.dtype not in (np.float32, np.float64):
-        return None
-    return _norm_numpy.group_norm_kernels()
-
-
-def _numpy_backward(
-    dout: np.ndarray, cache: SpatialNormCache, x_shape: tuple[int, ...]
-) -> tuple[Any, Any, Any]:
-    """Both layers' backward from two sums per (example, channel): s1 = sum(dout) and
-    s2 = sum(dout * xhat) over H and W, then ``dx = a * dout + b * xhat + c`` per channel.
-
-    With ``dxhat = gamma * dout`` and means over a statistic's m elements, the closed form
-    ``dx = inv_std * (dxhat - mean(dxhat) - xhat * mean(dxhat * xhat))`` has
-    ``mean(dxhat) = sum(gamma * s1) / m`` and ``mean(dxhat * xhat) = sum(gamma * s2) / m``,
-    the sums over the statistic's channels (and examples, for batch norm).
-    """
-    xhat, inv_std, gamma4, gamma_shape, axes, batch_stats, _ = cache
-    n, c = x_shape[:2]
-    kernels = _numba_group_norm(dout) if axes != _CHANNEL_AXES else None
-    if kernels is not None:
-        dx, dgamma, dbeta = _norm_numpy.numba_group_norm_backward(
-            kernels, dout, xhat, inv_std, gamma4, inv_std.shape[1])
-        return dx, np.reshape(dgamma, gamma_shape), np.reshape(dbeta, gamma_shape)
-    d3 = np.reshape(dout, (n, c, -1))
-    x3 = np.reshape(xhat, (n, c, -1))
-    s1, s2 = d3.sum(axis=2), np.vecdot(d3, x3)  # (N, C)
-    dbeta, dgamma = s1.sum(axis=0), s2.sum(axis=0)
-    gamma = np.reshape(gamma4, (1, c))
-    if axes == _CHANNEL_AXES:  # batch norm: one statistic per channel, over N, H and W
-        inv = np.reshape(inv_std, (1, c))
-        a = gamma * inv
-        if batch_stats:
-            m = n * d3.shape[2]
-            b, shift = -a * dgamma / m, -a * dbeta / m
-        else:  # test mode: the running statistics are constants
-            b = shift = np.zeros_like(a)
-    else:  # group norm: one statistic per example and group of C // G channels
-        groups = inv_std.shape[1]
-        size = c // groups
-        m = size * d3.shape[2]
-        mean_dxhat = np.reshape(gamma * s1, (n, groups, size)).sum(axis=2) / m
-        mean_dxhat_xhat = np.reshape(gamma * s2, (n, groups, size)).sum(axis=2) / m
-        inv = np.reshape(inv_std, (n, groups))
-        # Per group (N, G) -> per channel (N, C): each group's value for its C // G channels.
-        a = np.repeat(inv, size, axis=1) * gamma
-        b = -np.repeat(inv * mean_dxhat_xhat, size, axis=1)
-        shift = -np.repeat(inv * mean_dxhat, size, axis=1)
-    dx = _norm_numpy.combine(d3, x3, a[..., None], b[..., None], shift[..., None])
-    return (np.reshape(dx, x_shape), np.reshape(dgamma, gamma_shape),
-            np.reshape(dbeta, gamma_shape))
+    dout = xp.reshape(as_dtype(xp, dout, xhat.dtype), tuple(xhat.shape))
+    param_axes = (0, *range(xhat.ndim - 2, xhat.ndim))  # every axis but the channels'
+    dx, dgamma, dbeta = scale_shift_backward(xp, dout, xhat, inv_std, gamma, axes, param_axes,
+                                             batch_stats)
+    grads = (xp.reshape(dx, x_shape), xp.reshape(dgamma, gamma_shape),
+             xp.reshape(dbeta, gamma_shape))
+    return grads_as_inputs(xp, grads, in_dtypes)

@@ -187,21 +187,6 @@ def _group(entries: dict[str, np.ndarray], group: str) -> dict[str, np.ndarray]:
     return {n[len(prefix):]: a for n, a in entries.items() if n.startswith(prefix)}
 
 
-def read_checkpoint(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray],
-                                                          dict[str, np.ndarray]]:
-    """Read a checkpoint's metadata, parameters and running statistics (host arrays).
-
-    Raises
-    ------
-    FileNotFoundError
-        If ``path`` does not exist.
-    ValueError
-        If the file is truncated, not an ``.npz`` archive, or not an xplayers checkpoint.
-    """
-    meta, entries = read_archive(path)
-    return meta, _group(entries, "param"), _group(entries, "state")
-
-
 # -- checking what was read against the model --------------------------------------------
 def check_arrays(where: str, what: str, found: dict[str, np.ndarray],
                  expected: dict[str, tuple[int, ...]]) -> None:

@@ -6,9 +6,14 @@ random state, as in the course (``np.random.seed(231)`` then repeats them).
 
 from __future__ import annotations
 
+import math
 from types import ModuleType
 
 import numpy as np
+
+from .._checks import as_real, check_positive_int
+
+__all__ = ["check_positive_int", "check_scale", "gaussian", "weight_rng"]
 
 
 def weight_rng(seed: int | None) -> np.random.Generator | ModuleType:
@@ -28,17 +33,11 @@ def gaussian(
     return (scale * rng.standard_normal(shape)).astype(dtype)
 
 
-def check_positive_int(name: str, value: object) -> int:
-    """``value`` as an int, or ``ValueError`` naming ``name`` unless it is an integer >= 1."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return int(value)
-
-
 def check_scale(name: str, value: object) -> float:
     """``value`` as a float, or ``ValueError`` unless it is a finite number > 0."""
-    if isinstance(value, bool) or not isinstance(value, (int, float, np.floating)):
+    number = as_real(value)
+    if number is None:
         raise ValueError(f"{name} must be a positive number, got {value!r}")
-    if not np.isfinite(value) or value <= 0:
+    if not math.isfinite(number) or number <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
-    return float(value)
+    return number

@@ -22,6 +22,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from .._checks import as_real
 from ..experiment import TrainConfig
 
 __all__ = ["DEFAULT_SPACE", "Choice", "Range", "SearchSpace", "load_space_file", "parse_param"]
@@ -242,7 +243,7 @@ def parse_param(text: str) -> tuple[str, Spec]:
         bounds, _, scale = rhs.partition(":")
         low_text, _, high_text = bounds.partition("..")
         low, high = _scalar(low_text), _scalar(high_text)
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)):
+        if as_real(low) is None or as_real(high) is None:
             raise ValueError(f"--param {name} range needs two numbers, got {rhs!r}")
         if scale not in ("", "log", "linear"):
             raise ValueError(f"--param {name} scale must be log or linear, got {scale!r}")
