@@ -7,7 +7,8 @@ kept; a later offset takes over only when strictly larger, so a tie keeps the fi
 in row-major window order, as PyTorch does (a NaN in a window makes its output NaN). The
 backward pass sends each window's gradient to that one offset, adding slice by slice so that
 overlapping windows accumulate correctly. Fast paths (:mod:`xplayers._fast_paths`): NumPy
-arrays the same loops by bit masks, without per-element branches; CuPy arrays one fused CUDA
+arrays the same loops by bit masks, without per-element branches; with numba enabled, 2x2
+windows with stride 2 one pass per window (:mod:`._pool_numba`); CuPy arrays one fused CUDA
 kernel per pass (:mod:`._pool_cupy`).
 """
 
@@ -187,6 +188,39 @@ def _numpy_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> 
 
 
 # --------------------------------------------------------------------------------------------
+# numba fast path (opt-in): 2x2 windows with stride 2, one pass per window.
+
+
+def _numba_takes(g: PoolGeometry, *arrays: Any) -> bool:
+    return g.ph == g.pw == g.stride == 2 and all(
+        type(a) is np.ndarray and a.dtype in (np.float32, np.float64) for a in arrays)
+
+
+def _numba_forward(xp: ModuleType, x: Any, g: PoolGeometry) -> Any:
+    if not _numba_takes(g, x):
+        return NotImplemented
+    from . import _pool_numba
+
+    # Laid out like x (often a conv's transposed output), as the NumPy path does.
+    out = np.empty_like(x[:, :, : g.ho, : g.wo], order="K")
+    argmax = np.empty_like(out, dtype=_index_dtype(np, g))
+    _pool_numba.max_pool_forward_2x2(x, out, argmax)
+    return out, argmax
+
+
+def _numba_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> Any:
+    if not _numba_takes(g, dout):
+        return NotImplemented
+    from . import _pool_numba
+
+    dx = np.empty_like(argmax, shape=g.x_shape, dtype=dout.dtype)
+    dx[:, :, g.ho * g.ph:, :] = 0  # rows and columns no window reaches
+    dx[:, :, :, g.wo * g.pw:] = 0
+    _pool_numba.max_pool_backward_2x2(dout, argmax, dx)
+    return dx
+
+
+# --------------------------------------------------------------------------------------------
 # CuPy fast path: one fused CUDA kernel per pass.
 
 
@@ -202,7 +236,9 @@ def _cupy_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> A
     return _pool_cupy.max_pool_backward(dout, argmax, g)
 
 
-_forward = FastPaths(_portable_forward, numpy=_numpy_forward, cupy=_cupy_forward)
+_forward = FastPaths(_portable_forward, numpy=_numpy_forward, numba=_numba_forward,
+                     cupy=_cupy_forward)
 """``(out, argmax)`` of max pooling ``x`` (N, C, H, W) with geometry ``g``."""
-_backward = FastPaths(_portable_backward, numpy=_numpy_backward, cupy=_cupy_backward)
+_backward = FastPaths(_portable_backward, numpy=_numpy_backward, numba=_numba_backward,
+                      cupy=_cupy_backward)
 """``dx`` (N, C, H, W) from ``dout`` (N, C, Ho, Wo) and the forward's ``argmax``."""
