@@ -9,7 +9,8 @@ portable body's numbers bit for bit (IEEE float32/float64, no reassociation, no 
 - a NumPy body per rule, run in cache-sized blocks with ``out=`` ufuncs and two scratch
   buffers: the default;
 - a numba kernel per rule (:mod:`xplayers._optim_numba`, a single loop), used when numba is
-  enabled (:func:`xplayers._fast_paths.numba_enabled`).
+  switched on, or by the automatic policy on big arrays in long runs
+  (:func:`xplayers._fast_paths.numba_pays`).
 
 :func:`numpy_update`, :func:`numba_update` and :func:`cupy_update` are the fast paths of
 :mod:`xplayers.optim`'s update (registered there with :class:`xplayers._fast_paths.FastPaths`);
@@ -28,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from ._fast_paths import numba_pays
 from .backend import is_cupy_array
 
 __all__ = ["FORMULAS", "cupy_update", "numba_update", "numpy_update", "run_formula"]
@@ -112,8 +114,9 @@ def numpy_update(xp: ModuleType, rule: str, arrays: tuple[Any, ...],
 def numba_update(xp: ModuleType, rule: str, arrays: tuple[Any, ...],
                  scalars: tuple[float, ...], in_place: bool,
                  out: tuple[Any, ...] | None = None) -> Any:
-    """:func:`numpy_update` by the numba kernels (one loop; in place without a copy)."""
-    if not _numpy_takes(arrays, in_place, out):
+    """:func:`numpy_update` by the numba kernels (one loop; in place without a copy), when
+    :func:`~xplayers._fast_paths.numba_pays` says so."""
+    if not _numpy_takes(arrays, in_place, out) or not numba_pays(arrays[0].size):
         return NotImplemented
     from . import _optim_numba
 

@@ -428,7 +428,7 @@ def _portable_update(xp: ModuleType, rule: str, arrays: tuple[Any, ...],
     return tuple(results)
 
 
-_update = FastPaths(_portable_update, numpy=_optim_kernels.numpy_update,
+_update = FastPaths(_portable_update, numba_auto=True, numpy=_optim_kernels.numpy_update,
                     numba=_optim_kernels.numba_update, cupy=_optim_kernels.cupy_update)
 """``_update(xp, rule, (w, dw, *state), scalars, in_place, out) -> (next_w, *new_state)``."""
 
