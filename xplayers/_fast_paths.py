@@ -44,9 +44,9 @@ AUTO = "auto"
 
 _LIBRARIES = ("numpy", "cupy", "numba")
 _ENABLED: ContextVar[bool] = ContextVar("xplayers_fast_paths", default=True)
-_NUMBA: ContextVar[bool | str] = ContextVar(
-    "xplayers_numba",
-    default={"1": True, "0": False}.get(os.environ.get("XPLAYERS_NUMBA", ""), AUTO))
+_NUMBA_AT_IMPORT: bool | str = {"1": True, "0": False}.get(
+    os.environ.get("XPLAYERS_NUMBA", ""), AUTO)
+_NUMBA: ContextVar[bool | str] = ContextVar("xplayers_numba", default=_NUMBA_AT_IMPORT)
 
 # The automatic policy, as a ski rental: NumPy runs the big calls (at least AUTO_MIN_ELEMENTS
 # elements) until about as much time has gone into them beyond what numba would have taken as

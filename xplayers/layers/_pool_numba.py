@@ -1,5 +1,6 @@
-"""numba kernels of max pooling with 2x2 windows and stride 2 (opt-in with numba, see
-:mod:`xplayers._fast_paths`): one pass over each window, without branches on the data.
+"""numba kernels of max pooling with 2x2 windows and stride 2 (when numba is switched on, or
+by the automatic policy in long runs; see :mod:`xplayers._fast_paths`): one pass over each
+window, without branches on the data.
 
 The forward pass keeps the first maximum in row-major window order by the portable body's own
 test (a later element takes over only when ``not (v <= best)`` and ``best`` is not NaN) and
@@ -7,8 +8,8 @@ copies the winner, so values, signed zeros and NaN payloads are those of the por
 for bit. The backward pass writes every element of each window once (``dout`` at the winner,
 +0.0 elsewhere): no sums, so it is bit for bit too. The selections are written as
 conditional expressions over both outcomes, which compile to selects instead of branches
-(random data mispredicts about every other branch). Imported only when enabled: numba is an
-optional extra.
+(random data mispredicts about every other branch). Imported only when first used: numba is
+an optional extra.
 """
 
 from __future__ import annotations
