@@ -158,6 +158,8 @@ def test_pruning_stops_a_trial_at_an_epoch_boundary(tmp_path, monkeypatch):
 
 
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+# The trial's loss becomes NaN on purpose: NumPy's warnings about it are expected.
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_a_diverging_trial_is_pruned_not_fatal(tmp_path):
     space = {**TINY, "learning_rate": Range(1e6, 1e7, log=True), "optimizer": "sgd",
              "normalization": "none"}
