@@ -186,6 +186,15 @@ def test_the_command_writes_results_and_the_best_model(tmp_path, capsys):
     assert main(["evaluate", str(tmp_path / "best_model.npz"), "--device", "cpu"]) == 0
 
 
+@pytest.mark.parametrize("timeout", ["0", "-1", "nan", "inf"])
+def test_a_timeout_that_is_not_positive_is_refused_before_any_study(timeout, tmp_path, capsys):
+    code = main(["sweep", "--timeout", timeout, "--device", "cpu", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"--timeout must be a number of seconds > 0, got {float(timeout)}" in err
+    assert list(tmp_path.iterdir()) == []  # no study file, no half-made results
+
+
 # -- storage ----------------------------------------------------------------------------------
 def test_an_unreachable_database_is_one_clear_error(capsys):
     url = "postgresql://someone:hunter2@127.0.0.1:1/nowhere"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
@@ -88,6 +89,9 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         return 0
     if args.trials is not None and args.trials < 1:
         raise ValueError(f"--trials must be a positive integer, got {args.trials}")
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
+        # 0 would mean no limit and a negative one a study whose first trial never runs
+        raise ValueError(f"--timeout must be a number of seconds > 0, got {args.timeout}")
     if args.space:
         options.space.update(load_space_file(args.space))
     options.space.update(parse_param(text) for text in args.param)
