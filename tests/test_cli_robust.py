@@ -113,3 +113,14 @@ def test_evaluate_a_checkpoint_reports_the_validation_loss(tmp_path, capsys):
     assert main(["evaluate", f"{prefix}_epoch_1.npz", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "on synthetic" in out and "val loss" in out
+
+
+def test_evaluate_on_a_data_set_the_model_does_not_fit_is_one_clear_error(tmp_path, capsys):
+    pytest.importorskip("sklearn")  # the digits data
+    path = str(tmp_path / "model.npz")
+    assert run(capsys, "--quiet", "--epochs", "1", "--save", path)[0] == 0
+    assert main(["evaluate", path, "--dataset", "digits", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"xplayers evaluate: error: {path} holds a model for inputs of 2, but the digits data "
+        "set has examples of shape (64,); pass the --dataset it was trained on")

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import __version__
 from ._atomic import atomic_write
 from .experiment import (
@@ -233,6 +235,29 @@ def _data_description(extra: dict[str, Any]) -> dict[str, Any]:
             "data_options": {k: v for k, v in options.items() if k != "root"}}
 
 
+def _check_model_fits(path: str, model: Any, dataset: str, data: dict[str, Any]) -> None:
+    """Refuse a data set whose examples or classes the saved model was not built for."""
+    config = getattr(model, "config", None)
+    if not isinstance(config, dict):
+        return
+    example = tuple(int(s) for s in data["X_train"].shape[1:])
+    expected = config.get("input_dim")
+    size = 1
+    for s in example:
+        size *= s
+    fits = (expected is None or list(example) == list(np.atleast_1d(expected))
+            or (np.ndim(expected) == 0 and expected == size))
+    if not fits:
+        raise ValueError(f"{path} holds a model for inputs of {expected}, but the {dataset} "
+                         f"data set has examples of shape {example}; pass the --dataset it "
+                         "was trained on")
+    classes = config.get("num_classes")
+    labels = int(np.max(np.asarray(data["y_train"]))) + 1
+    if classes is not None and labels > classes:
+        raise ValueError(f"{path} holds a model for {classes} classes, but the {dataset} data "
+                         f"set has {labels}; pass the --dataset it was trained on")
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from .data import load_dataset
     from .models import ThreeLayerConvNet, load_model
@@ -253,6 +278,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             raise ValueError("the cifar10 data set needs --data-dir pointing at the "
                              "cifar-10-batches-py folder")
     data = load_dataset(dataset, **options)
+    _check_model_fits(args.path, model, dataset, data)
     solver = Solver(model, data, device=model.device, verbose=False)
     scores = {split: solver.check_accuracy(data[f"X_{split}"], data[f"y_{split}"])
               for split in ("train", "val", "test")}
