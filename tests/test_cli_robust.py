@@ -124,3 +124,12 @@ def test_evaluate_on_a_data_set_the_model_does_not_fit_is_one_clear_error(tmp_pa
     assert err.strip() == (
         f"xplayers evaluate: error: {path} holds a model for inputs of 2, but the digits data "
         "set has examples of shape (64,); pass the --dataset it was trained on")
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_help_shows_defaults_but_never_none(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in out
+    assert command == "evaluate" or "(default: auto)" in out  # other defaults still shown

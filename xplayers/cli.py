@@ -29,6 +29,15 @@ def _normalization(value: str) -> str | None:
     return None if value.lower() == "none" else value
 
 
+class _DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except None (the help text says what happens then)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``xplayers`` command."""
     defaults = TrainConfig()
@@ -38,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a model and report its accuracy",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=_DefaultsHelpFormatter)
     train.add_argument("--dataset", default=defaults.dataset,
                        choices=("digits", "cifar10", "synthetic"))
     train.add_argument("--data-dir", default=None,
@@ -82,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress output")
 
     evaluate = sub.add_parser("evaluate", help="measure a saved model's accuracy",
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                              formatter_class=_DefaultsHelpFormatter)
     evaluate.add_argument("path", help="a checkpoint written by 'xplayers train --save'")
     evaluate.add_argument("--dataset", default=None, choices=("digits", "cifar10", "synthetic"),
                           help="data set (default: the one the model was trained on)")
