@@ -195,6 +195,27 @@ def test_a_timeout_that_is_not_positive_is_refused_before_any_study(timeout, tmp
     assert list(tmp_path.iterdir()) == []  # no study file, no half-made results
 
 
+@pytest.mark.parametrize(("param", "message"), [
+    ("epochs=0", "'epochs' must be a positive integer, got 0"),
+    ("epochs=2.5", "'epochs' must be a positive integer, got 2.5"),
+    ("optimizer=adam|foo", "'optimizer' must be one of ['adam', 'rmsprop', 'sgd', "
+                           "'sgd_momentum', 'sgd_nesterov_momentum'], got 'foo'"),
+    ("dropout=0.1..1", "'dropout' must be a drop probability in [0, 1), got 1"),
+    ("lr=0..1e-2:linear", "'learning_rate' must be a number > 0, got 0"),
+    ("reg=-1", "'reg' must be a number >= 0, got -1"),
+    ("normalization=bn|none", "'normalization' must be none, batchnorm or layernorm, got 'bn'"),
+    ("model=mlp", "'model' must be one of ['fc', 'two_layer', 'conv'], got 'mlp'"),
+])
+def test_a_value_no_trial_could_run_is_refused_before_any_study(param, message, tmp_path,
+                                                                  capsys):
+    # These used to create the study and fail every trial that drew the value.
+    code = main(["sweep", "--param", param, "--device", "cpu", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"search space value for {message}" in err
+    assert list(tmp_path.iterdir()) == []
+
+
 # -- storage ----------------------------------------------------------------------------------
 def test_an_unreachable_database_is_one_clear_error(capsys):
     url = "postgresql://someone:hunter2@127.0.0.1:1/nowhere"

@@ -8,7 +8,7 @@ import os
 from pathlib import Path
 
 from .runner import PRUNERS, SweepOptions
-from .space import load_space_file, parse_param
+from .space import SearchSpace, load_space_file, parse_param
 from .workers import STORAGE_ENV
 
 __all__ = ["add_sweep_parser", "run_sweep_command"]
@@ -95,6 +95,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
     if args.space:
         options.space.update(load_space_file(args.space))
     options.space.update(parse_param(text) for text in args.param)
+    SearchSpace(options.space)  # every value checked before a study file is made
     study, problems = run_sweep(options)
     for line in problems:
         print(f"xplayers sweep: warning: {line}")
