@@ -133,3 +133,16 @@ def test_help_shows_defaults_but_never_none(command, capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "(default: None)" not in out
     assert command == "evaluate" or "(default: auto)" in out  # other defaults still shown
+
+
+def test_resume_refuses_settings_it_would_ignore(tmp_path, capsys, monkeypatch):
+    assert run(capsys, "--quiet", "--epochs", "1", "--checkpoint", str(tmp_path / "run"))[0] == 0
+    started = []
+    monkeypatch.setattr(cli, "run_training", lambda *a, **k: started.append(1))
+    # These used to be dropped silently: the run went on with the checkpoint's settings.
+    status = main(["train", "--resume", str(tmp_path / "run_epoch_1.npz"), "--lr", "0.1",
+                   "--seed", "3", "--device", "cpu", "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 2 and started == []
+    assert_one_line_error(err, "--resume")
+    assert "drop --lr, --seed (only --epochs, --device and the output options apply)" in err

@@ -176,6 +176,28 @@ def _check_train_options(args: argparse.Namespace) -> None:
     _check_input("--resume", args.resume)
 
 
+# The options whose values a --resume run takes from its checkpoint (dest -> option).
+_SAVED_SETTINGS = {
+    "dataset": "--dataset", "data_dir": "--data-dir", "model": "--model",
+    "hidden_dims": "--hidden-dims", "normalization": "--normalization", "dropout": "--dropout",
+    "num_filters": "--num-filters", "filter_size": "--filter-size",
+    "weight_scale": "--weight-scale", "reg": "--reg", "optimizer": "--optimizer",
+    "learning_rate": "--lr", "lr_decay": "--lr-decay", "batch_size": "--batch-size",
+    "seed": "--seed",
+}
+
+
+def _check_no_settings_with_resume(args: argparse.Namespace) -> None:
+    """Refuse settings that --resume would silently replace by the checkpoint's."""
+    defaults = build_parser().parse_args(["train"])
+    given = [option for dest, option in _SAVED_SETTINGS.items()
+             if getattr(args, dest) != getattr(defaults, dest)]
+    if given:
+        raise CommandError(f"--resume continues the saved run with its own data, model and "
+                           f"optimizer settings; drop {', '.join(given)} (only --epochs, "
+                           "--device and the output options apply)")
+
+
 def _write(option: str, path: str, write: Any) -> None:
     """Run ``write()``; an OS error becomes one line naming the option and ``path`` only."""
     try:
@@ -195,6 +217,7 @@ def _train(args: argparse.Namespace) -> int:
             config = resume_settings(args.resume)
         except ValueError as exc:
             raise CommandError(f"--resume {args.resume}: {exc}") from None
+        _check_no_settings_with_resume(args)
         config.device, config.verbose = args.device, not args.quiet
         config.epochs = args.epochs or config.epochs
     else:
