@@ -162,8 +162,13 @@ def npy_bytes(header_shape, payload=b""):
     return buffer.getvalue() + payload
 
 
+def save_npy(path, array):
+    with path.open("wb") as handle:  # closed here, so the bytes are on disk before the load
+        np.save(handle, array)
+
+
 FILE_CASES = {
-    "npy instead of npz": (lambda p: np.save(p.open("wb"), np.ones(3)),
+    "npy instead of npz": (lambda p: save_npy(p, np.ones(3)),
                            "single .npy array, not an .npz"),
     "text file": (lambda p: p.write_text("W1 = [1, 2, 3]\n"), "truncated, corrupt or not an"),
     "empty file": (lambda p: p.write_bytes(b""), "the file is empty"),

@@ -113,3 +113,36 @@ def test_evaluate_a_checkpoint_reports_the_validation_loss(tmp_path, capsys):
     assert main(["evaluate", f"{prefix}_epoch_1.npz", "--device", "cpu"]) == 0
     out = capsys.readouterr().out
     assert "on synthetic" in out and "val loss" in out
+
+
+def test_evaluate_on_a_data_set_the_model_does_not_fit_is_one_clear_error(tmp_path, capsys):
+    pytest.importorskip("sklearn")  # the digits data
+    path = str(tmp_path / "model.npz")
+    assert run(capsys, "--quiet", "--epochs", "1", "--save", path)[0] == 0
+    assert main(["evaluate", path, "--dataset", "digits", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == (
+        f"xplayers evaluate: error: {path} holds a model for inputs of 2, but the digits data "
+        "set has examples of shape (64,); pass the --dataset it was trained on")
+
+
+@pytest.mark.parametrize("command", ["train", "evaluate"])
+def test_help_shows_defaults_but_never_none(command, capsys):
+    with pytest.raises(SystemExit):
+        main([command, "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(default: None)" not in out
+    assert command == "evaluate" or "(default: auto)" in out  # other defaults still shown
+
+
+def test_resume_refuses_settings_it_would_ignore(tmp_path, capsys, monkeypatch):
+    assert run(capsys, "--quiet", "--epochs", "1", "--checkpoint", str(tmp_path / "run"))[0] == 0
+    started = []
+    monkeypatch.setattr(cli, "run_training", lambda *a, **k: started.append(1))
+    # These used to be dropped silently: the run went on with the checkpoint's settings.
+    status = main(["train", "--resume", str(tmp_path / "run_epoch_1.npz"), "--lr", "0.1",
+                   "--seed", "3", "--device", "cpu", "--quiet"])
+    err = capsys.readouterr().err
+    assert status == 2 and started == []
+    assert_one_line_error(err, "--resume")
+    assert "drop --lr, --seed (only --epochs, --device and the output options apply)" in err

@@ -105,6 +105,14 @@ def test_relu_backward_is_exactly_where(rng, dtype):
         np.testing.assert_array_equal(got.view(bits), expected.view(bits))
 
 
+def test_relu_refuses_integer_arrays_whose_gradient_would_be_truncated(backend):
+    ints = backend.asarray(np.array([[1, -2, 3]]))
+    with pytest.raises(TypeError, match=r"relu_forward: x must be a floating-point array"):
+        relu_forward(ints)
+    with pytest.raises(TypeError, match=r"relu_backward: cache must be a floating-point"):
+        relu_backward(backend.asarray(np.full((1, 3), 0.5)), ints)
+
+
 def test_relu_backward_gradcheck(backend, rng):
     host = rng.standard_normal((4, 5))
     host += np.sign(host) * 0.1  # keep away from the kink at 0

@@ -84,3 +84,13 @@ def test_counter_uniform_is_reproducible_uniform_and_seed_dependent(dtype):
     neighbours = _random.counter_uniform(np, (200, 500), np.dtype(dtype), seed=8)
     assert np.mean(u == neighbours) < 0.01  # seeds s and s+1 are unrelated, not shifted
     assert np.mean(u.ravel()[1:] == neighbours.ravel()[:-1]) < 0.01
+
+
+def test_float16_streams_and_unseeded_draws_on_cupy_work(fake_cupy):
+    # CuPy's (like NumPy's) Generator.random refuses float16: such arrays draw float32.
+    x = _fake_gpu_array((3, 4), np.float16)
+    for draw in (_random.RandomStream(2).uniform_like(x, np), _random.uniform_like(x, np)):
+        assert draw.shape == (3, 4) and draw.dtype == np.float32
+        assert 0.0 <= float(draw.min()) and float(draw.max()) < 1.0
+    out, mask = dropout_forward(x + 1, {"mode": "train", "p": 0.5, "seed": _random.RandomStream(4)})
+    assert out.dtype == mask.dtype == np.float16

@@ -158,6 +158,8 @@ def test_pruning_stops_a_trial_at_an_epoch_boundary(tmp_path, monkeypatch):
 
 
 @pytest.mark.filterwarnings("ignore:overflow:RuntimeWarning")
+# The trial's loss becomes NaN on purpose: NumPy's warnings about it are expected.
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")
 def test_a_diverging_trial_is_pruned_not_fatal(tmp_path):
     space = {**TINY, "learning_rate": Range(1e6, 1e7, log=True), "optimizer": "sgd",
              "normalization": "none"}
@@ -182,6 +184,36 @@ def test_the_command_writes_results_and_the_best_model(tmp_path, capsys):
     assert model.checkpoint_extra["report"]["val_accuracy"] == best["value"]
     assert (tmp_path / "sweep.png").stat().st_size > 0
     assert main(["evaluate", str(tmp_path / "best_model.npz"), "--device", "cpu"]) == 0
+
+
+@pytest.mark.parametrize("timeout", ["0", "-1", "nan", "inf"])
+def test_a_timeout_that_is_not_positive_is_refused_before_any_study(timeout, tmp_path, capsys):
+    code = main(["sweep", "--timeout", timeout, "--device", "cpu", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"--timeout must be a number of seconds > 0, got {float(timeout)}" in err
+    assert list(tmp_path.iterdir()) == []  # no study file, no half-made results
+
+
+@pytest.mark.parametrize(("param", "message"), [
+    ("epochs=0", "'epochs' must be a positive integer, got 0"),
+    ("epochs=2.5", "'epochs' must be a positive integer, got 2.5"),
+    ("optimizer=adam|foo", "'optimizer' must be one of ['adam', 'rmsprop', 'sgd', "
+                           "'sgd_momentum', 'sgd_nesterov_momentum'], got 'foo'"),
+    ("dropout=0.1..1", "'dropout' must be a drop probability in [0, 1), got 1"),
+    ("lr=0..1e-2:linear", "'learning_rate' must be a number > 0, got 0"),
+    ("reg=-1", "'reg' must be a number >= 0, got -1"),
+    ("normalization=bn|none", "'normalization' must be none, batchnorm or layernorm, got 'bn'"),
+    ("model=mlp", "'model' must be one of ['fc', 'two_layer', 'conv'], got 'mlp'"),
+])
+def test_a_value_no_trial_could_run_is_refused_before_any_study(param, message, tmp_path,
+                                                                  capsys):
+    # These used to create the study and fail every trial that drew the value.
+    code = main(["sweep", "--param", param, "--device", "cpu", "--out", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert f"search space value for {message}" in err
+    assert list(tmp_path.iterdir()) == []
 
 
 # -- storage ----------------------------------------------------------------------------------

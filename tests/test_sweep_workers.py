@@ -58,7 +58,13 @@ def _finish(process: subprocess.Popen) -> str:
 
 
 def _trials(storage: str, name: str) -> list:
-    return optuna.load_study(study_name=name, storage=open_storage(storage)).get_trials()
+    backend = open_storage(storage)
+    try:
+        return optuna.load_study(study_name=name, storage=backend).get_trials()
+    finally:  # polled many times a second: close the database connections each time
+        engine = getattr(backend, "engine", None)
+        if engine is not None:
+            engine.dispose()
 
 
 def test_two_workers_share_one_study(storage, tmp_path):

@@ -82,6 +82,9 @@ class RandomStream:
 def uniform_like(x: Any, xp: ModuleType, seed: int | RandomStream | None = None) -> Any:
     """Draw ``U[0, 1)`` samples shaped like ``x``, in ``x``'s dtype and on ``x``'s device.
 
+    (float16 ``x`` gets float32 samples on CuPy and float64 ones on the host: the generators
+    draw no float16.)
+
     With an int ``seed`` the draw is reproducible (the same at every call) and leaves every
     other generator untouched; a :class:`RandomStream` gives its next draw. NumPy, PyTorch CPU
     tensors and other host Array API arrays share one host stream, so the same seed gives the
@@ -177,8 +180,11 @@ def _draw(generator: Any, x: Any, xp: ModuleType) -> Any:
     if is_cupy_array(x):
         import cupy
 
+        # CuPy's Generator.random draws float32 or float64 only: float16 arrays get float32
+        # samples (as float16 host arrays get float64 ones below).
+        dtype = x.dtype if x.dtype in (np.float32, np.float64) else np.float32
         with cupy.cuda.Device(x.device.id):
-            return generator.random(shape, dtype=x.dtype)
+            return generator.random(shape, dtype=dtype)
     if _on_gpu_torch(x):
         import torch
 

@@ -12,6 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from . import __version__
 from ._atomic import atomic_write
 from .experiment import (
@@ -27,6 +29,15 @@ def _normalization(value: str) -> str | None:
     return None if value.lower() == "none" else value
 
 
+class _DefaultsHelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Shows each option's default, except None (the help text says what happens then)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``xplayers`` command."""
     defaults = TrainConfig()
@@ -36,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     train = sub.add_parser("train", help="train a model and report its accuracy",
-                           formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                           formatter_class=_DefaultsHelpFormatter)
     train.add_argument("--dataset", default=defaults.dataset,
                        choices=("digits", "cifar10", "synthetic"))
     train.add_argument("--data-dir", default=None,
@@ -80,7 +91,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--quiet", action="store_true", help="no progress output")
 
     evaluate = sub.add_parser("evaluate", help="measure a saved model's accuracy",
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                              formatter_class=_DefaultsHelpFormatter)
     evaluate.add_argument("path", help="a checkpoint written by 'xplayers train --save'")
     evaluate.add_argument("--dataset", default=None, choices=("digits", "cifar10", "synthetic"),
                           help="data set (default: the one the model was trained on)")
@@ -165,6 +176,28 @@ def _check_train_options(args: argparse.Namespace) -> None:
     _check_input("--resume", args.resume)
 
 
+# The options whose values a --resume run takes from its checkpoint (dest -> option).
+_SAVED_SETTINGS = {
+    "dataset": "--dataset", "data_dir": "--data-dir", "model": "--model",
+    "hidden_dims": "--hidden-dims", "normalization": "--normalization", "dropout": "--dropout",
+    "num_filters": "--num-filters", "filter_size": "--filter-size",
+    "weight_scale": "--weight-scale", "reg": "--reg", "optimizer": "--optimizer",
+    "learning_rate": "--lr", "lr_decay": "--lr-decay", "batch_size": "--batch-size",
+    "seed": "--seed",
+}
+
+
+def _check_no_settings_with_resume(args: argparse.Namespace) -> None:
+    """Refuse settings that --resume would silently replace by the checkpoint's."""
+    defaults = build_parser().parse_args(["train"])
+    given = [option for dest, option in _SAVED_SETTINGS.items()
+             if getattr(args, dest) != getattr(defaults, dest)]
+    if given:
+        raise CommandError(f"--resume continues the saved run with its own data, model and "
+                           f"optimizer settings; drop {', '.join(given)} (only --epochs, "
+                           "--device and the output options apply)")
+
+
 def _write(option: str, path: str, write: Any) -> None:
     """Run ``write()``; an OS error becomes one line naming the option and ``path`` only."""
     try:
@@ -184,6 +217,7 @@ def _train(args: argparse.Namespace) -> int:
             config = resume_settings(args.resume)
         except ValueError as exc:
             raise CommandError(f"--resume {args.resume}: {exc}") from None
+        _check_no_settings_with_resume(args)
         config.device, config.verbose = args.device, not args.quiet
         config.epochs = args.epochs or config.epochs
     else:
@@ -233,6 +267,29 @@ def _data_description(extra: dict[str, Any]) -> dict[str, Any]:
             "data_options": {k: v for k, v in options.items() if k != "root"}}
 
 
+def _check_model_fits(path: str, model: Any, dataset: str, data: dict[str, Any]) -> None:
+    """Refuse a data set whose examples or classes the saved model was not built for."""
+    config = getattr(model, "config", None)
+    if not isinstance(config, dict):
+        return
+    example = tuple(int(s) for s in data["X_train"].shape[1:])
+    expected = config.get("input_dim")
+    size = 1
+    for s in example:
+        size *= s
+    fits = (expected is None or list(example) == list(np.atleast_1d(expected))
+            or (np.ndim(expected) == 0 and expected == size))
+    if not fits:
+        raise ValueError(f"{path} holds a model for inputs of {expected}, but the {dataset} "
+                         f"data set has examples of shape {example}; pass the --dataset it "
+                         "was trained on")
+    classes = config.get("num_classes")
+    labels = int(np.max(np.asarray(data["y_train"]))) + 1
+    if classes is not None and labels > classes:
+        raise ValueError(f"{path} holds a model for {classes} classes, but the {dataset} data "
+                         f"set has {labels}; pass the --dataset it was trained on")
+
+
 def _evaluate(args: argparse.Namespace) -> int:
     from .data import load_dataset
     from .models import ThreeLayerConvNet, load_model
@@ -253,6 +310,7 @@ def _evaluate(args: argparse.Namespace) -> int:
             raise ValueError("the cifar10 data set needs --data-dir pointing at the "
                              "cifar-10-batches-py folder")
     data = load_dataset(dataset, **options)
+    _check_model_fits(args.path, model, dataset, data)
     solver = Solver(model, data, device=model.device, verbose=False)
     scores = {split: solver.check_accuracy(data[f"X_{split}"], data[f"y_{split}"])
               for split in ("train", "val", "test")}

@@ -20,13 +20,12 @@ def plot_history(
         If matplotlib is not installed, with the command that installs it.
     """
     try:
-        import matplotlib
-
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
+        # A Figure of its own, not pyplot: the caller's backend and figures stay as they are.
+        from matplotlib.figure import Figure
     except ImportError as exc:
         raise ImportError("--plot needs matplotlib: pip install 'xplayers[plot]'") from exc
-    fig, (ax_loss, ax_acc) = plt.subplots(2, 1, figsize=(7, 7))
+    fig = Figure(figsize=(7, 7))
+    ax_loss, ax_acc = fig.subplots(2, 1)
     ax_loss.plot(loss_history, linewidth=0.8)
     ax_loss.set(title="Training loss", xlabel="iteration", ylabel="loss")
     epochs = range(len(train_acc_history))
@@ -36,4 +35,3 @@ def plot_history(
     ax_acc.legend(loc="lower right")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)

@@ -50,6 +50,13 @@ def affine_forward(x: Any, w: Any, b: Any | None) -> tuple[Any, AffineCache]:
     out : array, shape (N, M), in the promoted dtype
     cache : AffineCache
         What :func:`affine_backward` needs.
+
+    Raises
+    ------
+    ValueError
+        For a 0-d ``x``, ``w`` not of shape (D, M), or ``b`` not of shape (M,).
+    TypeError
+        For a non-floating ``x``, a complex dtype, or arrays of different libraries.
     """
     xp = get_array_module(x=x, w=w, b=b)
     func = "affine_forward"

@@ -48,6 +48,15 @@ def dropout_forward(x: Any, dropout_param: Mapping[str, Any]) -> tuple[Any, Any]
     out : array, shape and dtype of x
     cache : array or None
         The mask (0 or ``1 / (1 - p)``, x's dtype) in train mode; None in test mode.
+
+    Raises
+    ------
+    ValueError
+        For a ``dropout_param`` without ``p`` or ``mode``, a ``p`` outside [0, 1) (``p=1``
+        points to the keep-probability meaning of :mod:`xplayers.course`), an unknown
+        ``mode`` or a bad ``seed``.
+    TypeError
+        For a non-floating ``x``.
     """
     xp = get_array_module(x=x)
     func = "dropout_forward"

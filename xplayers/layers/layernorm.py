@@ -56,6 +56,14 @@ def layernorm_forward(
     out : array, shape (N, D)
     cache : LayerNormCache
         For :func:`layernorm_backward`.
+
+    Raises
+    ------
+    ValueError
+        For ``x`` not 2-d or without features, ``gamma``/``beta`` not of shape (D,), or an
+        ``eps`` that is not a number >= 0.
+    TypeError
+        For a non-floating ``x`` or a complex dtype.
     """
     xp = get_array_module(x=x, gamma=gamma, beta=beta)
     func = "layernorm_forward"

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import as_dtype, check_shape
+from .._checks import as_dtype, check_floating, check_shape
 from .._fast_paths import FastPaths
 from ..backend import get_array_module
 from . import _bits
@@ -27,16 +27,22 @@ def relu_forward(x: Any) -> tuple[Any, Any]:
 
     Parameters
     ----------
-    x : array, any shape
+    x : array, any shape, floating
 
     Returns
     -------
-    out : array, shape of x
+    out : array, shape and dtype of x
     cache : array
         ``out`` itself: ``out > 0`` exactly where ``x > 0``, and the next layer keeps ``out``
         alive anyway, so the cache costs no memory. Passing ``x`` as the cache works too.
+
+    Raises
+    ------
+    TypeError
+        For a non-floating ``x`` (its gradient would be truncated to integers).
     """
     xp = get_array_module(x=x)
+    check_floating("relu_forward", "x", x, xp)
     out = xp.maximum(x, zero_like(xp, x))
     return out, out
 
@@ -59,8 +65,11 @@ def relu_backward(dout: Any, cache: Any) -> Any:
     ------
     ValueError
         If ``dout`` and ``cache`` differ in shape.
+    TypeError
+        For a non-floating ``cache``.
     """
     xp = get_array_module(dout=dout, cache=cache)
+    check_floating("relu_backward", "cache", cache, xp)
     check_shape("relu_backward", "dout", dout, tuple(cache.shape), "the shape of the forward x")
     return select_where(xp, cache > 0, as_dtype(xp, dout, cache.dtype))
 

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import math
 import os
 from pathlib import Path
 
 from .runner import PRUNERS, SweepOptions
-from .space import load_space_file, parse_param
+from .space import SearchSpace, load_space_file, parse_param
 from .workers import STORAGE_ENV
 
 __all__ = ["add_sweep_parser", "run_sweep_command"]
@@ -88,9 +89,13 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         return 0
     if args.trials is not None and args.trials < 1:
         raise ValueError(f"--trials must be a positive integer, got {args.trials}")
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
+        # 0 would mean no limit and a negative one a study whose first trial never runs
+        raise ValueError(f"--timeout must be a number of seconds > 0, got {args.timeout}")
     if args.space:
         options.space.update(load_space_file(args.space))
     options.space.update(parse_param(text) for text in args.param)
+    SearchSpace(options.space)  # every value checked before a study file is made
     study, problems = run_sweep(options)
     for line in problems:
         print(f"xplayers sweep: warning: {line}")

@@ -111,12 +111,12 @@ def _write_text(path: Path, text: str) -> None:
 
 
 def _plot(records: list[dict[str, Any]], objective: str, path: Path) -> None:
-    import matplotlib
+    # A Figure of its own, not pyplot: the caller's backend (a notebook's inline one, say)
+    # and its open figures stay as they are.
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, (ax_lr, ax_hist) = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig = Figure(figsize=(11, 4.2))
+    ax_lr, ax_hist = fig.subplots(1, 2)
     for state, marker in (("COMPLETE", "o"), ("PRUNED", "x")):
         points = [(r["params"]["learning_rate"],
                    r["value"] if r["value"] is not None else r["metrics"].get(objective))
@@ -126,7 +126,8 @@ def _plot(records: list[dict[str, Any]], objective: str, path: Path) -> None:
             ax_lr.scatter(*zip(*points, strict=True), marker=marker, label=state.lower())
     ax_lr.set(xscale="log", xlabel="learning rate", ylabel=objective,
               title=f"{objective} vs learning rate")
-    ax_lr.legend(loc="best")
+    if ax_lr.collections:  # a legend only when some trial was drawn
+        ax_lr.legend(loc="best")
     done = [r for r in records if r["state"] == "COMPLETE"]
     if done:
         numbers = [r["number"] for r in done]
@@ -139,7 +140,6 @@ def _plot(records: list[dict[str, Any]], objective: str, path: Path) -> None:
     ax_hist.set(xlabel="trial", ylabel=objective, title="optimisation history")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
-    plt.close(fig)
 
 
 def _best_model(study: Any, out: Path) -> str:

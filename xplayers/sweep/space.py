@@ -22,7 +22,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .._checks import as_real
+from .._checks import as_integer, as_real
 from ..experiment import TrainConfig
 
 __all__ = ["DEFAULT_SPACE", "Choice", "Range", "SearchSpace", "load_space_file", "parse_param"]
@@ -182,6 +182,33 @@ def to_train_settings(values: Mapping[str, Any]) -> dict[str, Any]:
     return settings
 
 
+def _check_value(name: str, value: Any) -> None:
+    """Refuse a setting that every trial using it would fail on, before any trial runs."""
+    from ..experiment import MODEL_CHOICES
+    from ..optim import OPTIMIZERS
+
+    number, integer = as_real(value), as_integer(value)
+    if name in ("epochs", "batch_size", "num_filters", "filter_size"):
+        ok, expected = integer is not None and integer >= 1, "a positive integer"
+    elif name in ("learning_rate", "weight_scale", "lr_decay"):
+        ok, expected = number is not None and math.isfinite(number) and number > 0, "a number > 0"
+    elif name == "reg":
+        ok, expected = number is not None and math.isfinite(number) and number >= 0, "a number >= 0"
+    elif name == "dropout":
+        ok, expected = number is not None and 0 <= number < 1, "a drop probability in [0, 1)"
+    elif name == "optimizer":
+        ok, expected = value in OPTIMIZERS, f"one of {sorted(OPTIMIZERS)}"
+    elif name == "normalization":
+        ok, expected = value in (None, "none", "batchnorm", "layernorm"), (
+            "none, batchnorm or layernorm")
+    elif name == "model":
+        ok, expected = value in MODEL_CHOICES, f"one of {list(MODEL_CHOICES)}"
+    else:
+        return
+    if not ok:
+        raise ValueError(f"search space value for {name!r} must be {expected}, got {value!r}")
+
+
 def _normalise(name: str, spec: Spec) -> Spec:
     if isinstance(spec, Range):
         if not (math.isfinite(spec.low) and math.isfinite(spec.high)) or spec.low > spec.high:
@@ -192,10 +219,14 @@ def _normalise(name: str, spec: Spec) -> Spec:
                              f"low > 0, got {spec.low}")
         if name == "hidden_dims":
             raise ValueError("hidden_dims takes choices such as 64|128x64, not a range")
+        for end in (spec.low, spec.high):
+            _check_value(name, end)
         return spec
     if isinstance(spec, Choice):
         if not spec.options:
             raise ValueError(f"search space choice for {name!r} is empty")
+        for option in spec.options:
+            _check_value(name, option)
         if name == "hidden_dims":
             options = tuple(_hidden_to_text(o) for o in spec.options)
             for option in options:
@@ -207,6 +238,7 @@ def _normalise(name: str, spec: Spec) -> Spec:
     if name == "hidden_dims":
         _hidden_from_text(_hidden_to_text(spec))
         return _hidden_to_text(spec)
+    _check_value(name, spec)
     return spec
 
 
