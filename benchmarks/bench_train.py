@@ -2,9 +2,8 @@
 
 A step is forward + backward + an update of every parameter (SGD, SGD with momentum or Adam),
 in float32, exactly as the Solver runs it (``model.loss(X, y)``, then the update rule on each
-parameter with a copy of its config, writing into the arrays the step before replaced and
-swapped in at the end, then ``float(loss)`` for the loss history); with ``--in-place`` the rules
-get ``config['in_place'] = True`` instead (no spare arrays, no undo).
+parameter with a copy of its config, then ``float(loss)`` for the loss history); with
+``--in-place`` the rules get ``config['in_place'] = True`` (no allocation per update).
 The PyTorch side is the equivalent ``nn.Sequential`` (Linear / BatchNorm1d / ReLU / Dropout,
 or for the conv net Conv2d / ReLU / MaxPool2d / Flatten / Linear), ``F.cross_entropy``,
 ``torch.optim.SGD`` / ``SGD(momentum=0.9)`` / ``Adam`` with ``zero_grad(set_to_none=True)`` and
@@ -69,7 +68,6 @@ from _harness import (
     summary,
 )
 
-from xplayers._update_buffers import SwapUpdater
 from xplayers.models import FullyConnectedNet, Model, ThreeLayerConvNet
 from xplayers.optim import OPTIMIZERS
 
@@ -154,7 +152,7 @@ def make_xplayers(case: Case, device: str, rule: str = "adam",
         )
     model.to(device)
     batches = [(to_device(X, device), to_device(y, device)) for X, y in host_batches(case)]
-    updater = SwapUpdater(OPTIMIZERS[rule])
+    update = OPTIMIZERS[rule]
     configs: dict[str, dict[str, Any]] = {
         name: {"learning_rate": LEARNING_RATE, **({"in_place": True} if in_place else {})}
         for name in model.params
@@ -163,8 +161,10 @@ def make_xplayers(case: Case, device: str, rule: str = "adam",
     def step(i: int) -> float:
         X, y = batches[i % NUM_BATCHES]
         loss, grads = model.loss(X, y)
-        updated, new_configs = updater.compute(model.params, grads, configs)  # as Solver._step
-        updater.commit(model.params, configs, updated, new_configs)
+        updated = {}
+        for name, w in model.params.items():  # as Solver._step does
+            updated[name], configs[name] = update(w, grads[name], dict(configs[name]))
+        model.params.update(updated)
         return float(loss)
 
     return model, step

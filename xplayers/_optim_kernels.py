@@ -16,9 +16,8 @@ portable body's numbers bit for bit (IEEE float32/float64, no reassociation, no 
 :mod:`xplayers.optim`'s update (registered there with :class:`xplayers._fast_paths.FastPaths`);
 each declines (``NotImplemented``) arrays it does not take.
 
-Every kernel writes fresh output arrays (``next_w`` and the new state), or the caller's
-``out`` arrays: ``w``, ``dw`` and the old state are only read, as :mod:`xplayers.optim`
-promises (unless ``in_place``).
+Every kernel writes fresh output arrays (``next_w`` and the new state): ``w``, ``dw`` and the
+old state are only read, as :mod:`xplayers.optim` promises.
 """
 
 from __future__ import annotations
@@ -75,52 +74,46 @@ def run_formula(rule: str, xp: Any, arrays: dict[str, Any], scalars: dict[str, A
     return {name: namespace[name] for name in SIGNATURES[rule][1]}
 
 
-def _numpy_takes(arrays: tuple[Any, ...], in_place: bool,
-                 out: tuple[Any, ...] | None) -> bool:
-    """C-contiguous NumPy arrays (and ``out`` arrays), big enough for a fused kernel to pay
-    unless the results go to existing arrays (``in_place`` or ``out``)."""
-    for a in (*arrays, *(out or ())):
-        if a is not None and (type(a) is not np.ndarray or not a.flags.c_contiguous):
+def _numpy_takes(arrays: tuple[Any, ...], in_place: bool) -> bool:
+    """C-contiguous NumPy arrays, big enough for a fused kernel to pay unless ``in_place``."""
+    for a in arrays:
+        if type(a) is not np.ndarray or not a.flags.c_contiguous:
             return False
-    return in_place or out is not None or arrays[0].size >= MIN_FUSED_SIZE
+    return in_place or arrays[0].size >= MIN_FUSED_SIZE
 
 
 def _prepare(rule: str, arrays: tuple[Any, ...], scalars: tuple[float, ...],
-             in_place: bool, out: tuple[Any, ...] | None
-             ) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """The output arrays (``w`` and the old state itself when ``in_place``, else ``out``'s
-    arrays, else fresh ones) and the scalars cast to the arrays' dtype, so float32 stays
-    float32 as NumPy's rules for Python scalars keep it."""
+             in_place: bool) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """The output arrays (``w`` and the old state itself when ``in_place``, else fresh ones)
+    and the scalars cast to the arrays' dtype, so float32 stays float32 as NumPy's rules for
+    Python scalars keep it."""
     w = arrays[0]
     typed = tuple(w.dtype.type(s) for s in scalars)
     if in_place:
         return (w, *arrays[2:]), typed
-    given = out or (None,) * len(SIGNATURES[rule][1])
-    return tuple(np.empty_like(w) if o is None else o for o in given), typed
+    return tuple(np.empty_like(w) for _ in SIGNATURES[rule][1]), typed
 
 
 def numpy_update(xp: ModuleType, rule: str, arrays: tuple[Any, ...],
-                 scalars: tuple[float, ...], in_place: bool,
-                 out: tuple[Any, ...] | None = None) -> Any:
+                 scalars: tuple[float, ...], in_place: bool) -> Any:
     """``rule``'s outputs (next_w, new state) by the blocked NumPy body; see
     :mod:`xplayers.optim` for the arguments."""
-    if not _numpy_takes(arrays, in_place, out):
+    if not _numpy_takes(arrays, in_place):
         return NotImplemented
-    outs, typed = _prepare(rule, arrays, scalars, in_place, out)
+    outs, typed = _prepare(rule, arrays, scalars, in_place)
     _blocked_numpy(rule, [a.reshape(-1) for a in (*arrays, *outs)], typed)
     return outs
 
 
 def numba_update(xp: ModuleType, rule: str, arrays: tuple[Any, ...],
-                 scalars: tuple[float, ...], in_place: bool,
-                 out: tuple[Any, ...] | None = None) -> Any:
+                 scalars: tuple[float, ...], in_place: bool) -> Any:
     """:func:`numpy_update` by the numba kernels (one loop; in place without a copy), when
     :func:`~xplayers._fast_paths.numba_pays` says so."""
-    if not _numpy_takes(arrays, in_place, out) or not numba_pays(arrays[0].size):
+    if not _numpy_takes(arrays, in_place) or not numba_pays(arrays[0].size):
         return NotImplemented
     from . import _optim_numba
 
-    outs, typed = _prepare(rule, arrays, scalars, in_place, out)
+    outs, typed = _prepare(rule, arrays, scalars, in_place)
     if in_place:
         _optim_numba.IN_PLACE_KERNELS[rule](*(a.reshape(-1) for a in arrays), *typed)
     else:
@@ -129,22 +122,13 @@ def numba_update(xp: ModuleType, rule: str, arrays: tuple[Any, ...],
 
 
 def cupy_update(xp: ModuleType, rule: str, arrays: tuple[Any, ...],
-                scalars: tuple[float, ...], in_place: bool,
-                out: tuple[Any, ...] | None = None) -> Any:
+                scalars: tuple[float, ...], in_place: bool) -> Any:
     """:func:`numpy_update` by one CuPy ``ElementwiseKernel`` launch (C-contiguous arrays)."""
     if not all(is_cupy_array(a) and a.flags.c_contiguous for a in arrays):
         return NotImplemented
-    if out is not None and not all(o is None or (is_cupy_array(o) and o.flags.c_contiguous)
-                                   for o in out):
-        return NotImplemented
     w = arrays[0]
     typed = tuple(w.dtype.type(s) for s in scalars)
-    if in_place:
-        outs: tuple[Any, ...] = (w, *arrays[2:])
-    elif out is not None:
-        outs = tuple(xp.empty_like(w) if o is None else o for o in out)
-    else:
-        outs = ()
+    outs = (w, *arrays[2:]) if in_place else ()
     result = _cupy_kernel(rule)(*arrays, *typed, *outs)
     return result if isinstance(result, tuple) else (result,)
 

@@ -10,12 +10,7 @@ call that raises leaves the dict untouched. A successful call updates the same d
 returns it. ``w``, ``dw`` and the old state arrays are never modified in place, unless
 ``config['in_place']`` is True (default False): then ``next_w`` is ``w`` itself and the state
 arrays are updated where they are, as ``torch.optim`` does, with no allocation per step (the
-caller keeps copies if it may have to undo a step). ``out=(next_w, *state)`` (keyword) gives
-arrays shaped like ``w`` for the results instead (None entries are allocated): they are written
-and become ``next_w`` and the new state, while ``w`` and the old state stay intact, so a caller
-that keeps two sets of buffers and swaps them updates without allocating and can still undo a
-step (the :class:`~xplayers.Solver` does this). ``out`` must not overlap ``w``, ``dw`` or the
-old state; the keys of the state arrays, in ``out``'s order, are in :data:`STATE_KEYS`.
+caller keeps copies if it may have to undo a step).
 
 Each rule's arithmetic is written once as a portable body (:data:`_PORTABLE`); big NumPy
 arrays and CuPy arrays take fused kernels beside it (:mod:`xplayers._optim_kernels`: one pass
@@ -55,16 +50,6 @@ __all__ = [
 
 Config = MutableMapping[str, Any]
 UpdateRule = Callable[[Any, Any, "Config | None"], "tuple[Any, Config]"]
-Outputs = "tuple[Any, ...] | list[Any] | None"
-
-STATE_KEYS: dict[str, tuple[str, ...]] = {
-    "sgd": (),
-    "sgd_momentum": ("velocity",),
-    "sgd_nesterov_momentum": ("velocity",),
-    "rmsprop": ("cache",),
-    "adam": ("m", "v"),
-}
-"""The ``config`` keys of each rule's state arrays, in the order of its ``out`` after ``next_w``."""
 
 
 def _begin(
@@ -133,8 +118,7 @@ def _finish(config: Config, defaults: dict[str, float], new_state: dict[str, Any
     return config
 
 
-def sgd(w: Any, dw: Any, config: Config | None = None, *,
-        out: Outputs = None) -> tuple[Any, Config]:
+def sgd(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
     """Vanilla stochastic gradient descent: ``next_w = w - learning_rate * dw``.
 
     Parameters
@@ -145,8 +129,6 @@ def sgd(w: Any, dw: Any, config: Config | None = None, *,
         Gradient of the loss with respect to ``w``; same dtype and device as ``w``.
     config : dict, optional
         ``learning_rate`` (default 1e-2).
-    out : tuple of arrays, optional
-        Arrays for ``next_w`` and the new state (see the module docstring).
 
     Returns
     -------
@@ -157,12 +139,11 @@ def sgd(w: Any, dw: Any, config: Config | None = None, *,
     xp, config, _ = _begin("sgd", w, dw, config, ())
     defaults = {"learning_rate": 1e-2}
     lr = _number("sgd", config, "learning_rate", defaults["learning_rate"], "positive")
-    (next_w,) = _update(xp, "sgd", (w, dw), (lr,), *_destination("sgd", xp, w, config, out, 1))
+    (next_w,) = _update(xp, "sgd", (w, dw), (lr,), _in_place("sgd", config))
     return next_w, _finish(config, defaults, {})
 
 
-def sgd_momentum(w: Any, dw: Any, config: Config | None = None, *,
-                 out: Outputs = None) -> tuple[Any, Config]:
+def sgd_momentum(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
     """SGD with momentum: ``v = momentum * v - learning_rate * dw``; ``next_w = w + v``.
 
     With a constant learning rate this equals ``torch.optim.SGD(momentum=mu)``, whose buffer
@@ -175,8 +156,6 @@ def sgd_momentum(w: Any, dw: Any, config: Config | None = None, *,
     config : dict, optional
         ``learning_rate`` (1e-2), ``momentum`` (0.9, in [0, 1)), ``velocity`` (array shaped
         like ``w``; zeros on ``w``'s device when absent).
-    out : tuple of arrays, optional
-        Arrays for ``next_w`` and the new state (see the module docstring).
 
     Returns
     -------
@@ -184,11 +163,10 @@ def sgd_momentum(w: Any, dw: Any, config: Config | None = None, *,
     config : dict
         The same dict, with ``velocity`` replaced by the new velocity.
     """
-    return _momentum_rule("sgd_momentum", w, dw, config, out)
+    return _momentum_rule("sgd_momentum", w, dw, config)
 
 
-def sgd_nesterov_momentum(w: Any, dw: Any, config: Config | None = None, *,
-                          out: Outputs = None) -> tuple[Any, Config]:
+def sgd_nesterov_momentum(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
     """SGD with Nesterov momentum, in the course's form (``dw`` taken at ``w``)::
 
         v_prev = v
@@ -205,8 +183,6 @@ def sgd_nesterov_momentum(w: Any, dw: Any, config: Config | None = None, *,
     dw : array, shape of ``w``
     config : dict, optional
         ``learning_rate`` (1e-2), ``momentum`` (0.9, in [0, 1)), ``velocity`` (zeros like ``w``).
-    out : tuple of arrays, optional
-        Arrays for ``next_w`` and the new state (see the module docstring).
 
     Returns
     -------
@@ -214,23 +190,20 @@ def sgd_nesterov_momentum(w: Any, dw: Any, config: Config | None = None, *,
     config : dict
         The same dict, with ``velocity`` replaced by the new velocity.
     """
-    return _momentum_rule("sgd_nesterov_momentum", w, dw, config, out)
+    return _momentum_rule("sgd_nesterov_momentum", w, dw, config)
 
 
-def _momentum_rule(func: str, w: Any, dw: Any, config: Config | None,
-                   out: Outputs) -> tuple[Any, Config]:
+def _momentum_rule(func: str, w: Any, dw: Any, config: Config | None) -> tuple[Any, Config]:
     """Checks and state of both momentum rules; the arithmetic is ``func``'s own."""
     xp, config, states = _begin(func, w, dw, config, ("velocity",))
     defaults = {"learning_rate": 1e-2, "momentum": 0.9}
     lr = _number(func, config, "learning_rate", defaults["learning_rate"], "positive")
     mu = _number(func, config, "momentum", defaults["momentum"], "fraction")
-    next_w, v = _update(xp, func, (w, dw, states["velocity"]), (mu, lr),
-                        *_destination(func, xp, w, config, out, 2))
+    next_w, v = _update(xp, func, (w, dw, states["velocity"]), (mu, lr), _in_place(func, config))
     return next_w, _finish(config, defaults, {"velocity": v})
 
 
-def rmsprop(w: Any, dw: Any, config: Config | None = None, *,
-            out: Outputs = None) -> tuple[Any, Config]:
+def rmsprop(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
     """RMSProp: a moving average of squared gradients scales each weight's step::
 
         cache = decay_rate * cache + (1 - decay_rate) * dw**2
@@ -245,8 +218,6 @@ def rmsprop(w: Any, dw: Any, config: Config | None = None, *,
     config : dict, optional
         ``learning_rate`` (1e-2), ``decay_rate`` (0.99, in [0, 1)), ``epsilon`` (1e-8),
         ``cache`` (zeros like ``w``).
-    out : tuple of arrays, optional
-        Arrays for ``next_w`` and the new state (see the module docstring).
 
     Returns
     -------
@@ -262,12 +233,11 @@ def rmsprop(w: Any, dw: Any, config: Config | None = None, *,
     eps = _number(func, config, "epsilon", defaults["epsilon"], "positive")
     cache = states["cache"]
     next_w, cache = _update(xp, func, (w, dw, cache), (lr, decay, 1.0 - decay, eps),
-                            *_destination(func, xp, w, config, out, 2))
+                            _in_place(func, config))
     return next_w, _finish(config, defaults, {"cache": cache})
 
 
-def adam(w: Any, dw: Any, config: Config | None = None, *,
-         out: Outputs = None) -> tuple[Any, Config]:
+def adam(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
     """Adam with bias correction; ``t`` is incremented BEFORE the correction::
 
         t += 1
@@ -284,8 +254,6 @@ def adam(w: Any, dw: Any, config: Config | None = None, *,
     config : dict, optional
         ``learning_rate`` (1e-3), ``beta1`` (0.9), ``beta2`` (0.999), ``epsilon`` (1e-8),
         ``m`` and ``v`` (zeros like ``w``), ``t`` (0, a non-negative integer: steps taken).
-    out : tuple of arrays, optional
-        Arrays for ``next_w`` and the new state (see the module docstring).
 
     Returns
     -------
@@ -317,37 +285,8 @@ def adam(w: Any, dw: Any, config: Config | None = None, *,
     eps_scaled = eps * root_c2
     next_w, m, v = _update(
         xp, func, (w, dw, m, v),
-        (beta1, 1.0 - beta1, beta2, 1.0 - beta2, step_scale, eps_scaled),
-        *_destination(func, xp, w, config, out, 3))
+        (beta1, 1.0 - beta1, beta2, 1.0 - beta2, step_scale, eps_scaled), _in_place(func, config))
     return next_w, _finish(config, defaults, {"m": m, "v": v, "t": t})
-
-
-def _destination(func: str, xp: ModuleType, w: Any, config: Config, out: Outputs,
-                 count: int) -> tuple[bool, tuple[Any, ...] | None]:
-    """``(in_place, out)`` checked: ``config['in_place']`` and ``out`` (``count`` arrays or
-    None entries, each of ``w``'s shape, dtype and library), which exclude each other."""
-    in_place = _in_place(func, config)
-    if out is None:
-        return in_place, None
-    if not isinstance(out, tuple | list) or len(out) != count:
-        given = f"{type(out).__name__} of length {len(out)}" if isinstance(
-            out, tuple | list) else type(out).__name__
-        raise TypeError(f"{func}: out must be None or a tuple of {count} arrays or None "
-                        f"(next_w, then {', '.join(STATE_KEYS[func]) or 'no state'}), "
-                        f"got {given}")
-    if in_place:
-        raise ValueError(f"{func}: out and config['in_place'] = True exclude each other")
-    shape = tuple(w.shape)
-    for i, o in enumerate(out):
-        if o is None:
-            continue
-        if not is_array(o) or get_array_module(o) is not xp:
-            raise TypeError(f"{func}: out[{i}] must be an array of w's library or None, "
-                            f"got {type(o).__name__}")
-        if tuple(o.shape) != shape or o.dtype != w.dtype:
-            raise ValueError(f"{func}: out[{i}] has shape {tuple(o.shape)} and dtype {o.dtype}, "
-                             f"expected w's {shape} and {w.dtype}")
-    return False, tuple(out)
 
 
 def _in_place(func: str, config: Config) -> bool:
@@ -411,26 +350,21 @@ _PORTABLE: dict[str, Callable[..., tuple]] = {
 
 
 def _portable_update(xp: ModuleType, rule: str, arrays: tuple[Any, ...],
-                     scalars: tuple[float, ...], in_place: bool,
-                     out: tuple[Any, ...] | None = None) -> tuple:
+                     scalars: tuple[float, ...], in_place: bool) -> tuple:
     """``rule``'s outputs (next_w, new state) by its portable body; with ``in_place`` copied
-    into ``w`` and the old state arrays, with ``out`` into its arrays, which are returned."""
+    into ``w`` and the old state arrays, which are returned."""
     news = _PORTABLE[rule](xp, *arrays, *scalars)
-    if in_place:
-        out = (arrays[0], *arrays[2:])
-    if out is None:
+    if not in_place:
         return news
-    results = []
-    for target, new in zip(out, news, strict=True):
-        if target is not None:
-            target[...] = new
-        results.append(new if target is None else target)
-    return tuple(results)
+    olds = (arrays[0], *arrays[2:])
+    for old, new in zip(olds, news, strict=True):
+        old[...] = new
+    return olds
 
 
 _update = FastPaths(_portable_update, numba_auto=True, numpy=_optim_kernels.numpy_update,
                     numba=_optim_kernels.numba_update, cupy=_optim_kernels.cupy_update)
-"""``_update(xp, rule, (w, dw, *state), scalars, in_place, out) -> (next_w, *new_state)``."""
+"""``_update(xp, rule, (w, dw, *state), scalars, in_place) -> (next_w, *new_state)``."""
 
 
 OPTIMIZERS: dict[str, UpdateRule] = {

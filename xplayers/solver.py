@@ -80,17 +80,8 @@ class Solver:
         loss at each epoch, measured without touching running statistics or dropout.
     best_val_acc : float
     best_params : dict
-        The parameters with the best validation accuracy (copies); the model holds them
-        after :meth:`train`.
-
-    Notes
-    -----
-    With a built-in update rule a step allocates no parameter or optimizer-state arrays: the
-    rule writes into the arrays the step before replaced, and the results are swapped into
-    ``model.params`` and ``optim_configs`` only after every parameter's update succeeded. So
-    an array taken from ``model.params`` (or a config's state) during training keeps its
-    values for one step and is then overwritten: take a copy to keep it. A custom update
-    rule (a callable) gets a copy of the config and no spare arrays, as in the course.
+        The parameters with the best validation accuracy; the model holds them after
+        :meth:`train`.
     """
 
     def __init__(
@@ -119,7 +110,6 @@ class Solver:
         self.model = model
         self.update_rule_name = update_rule
         self.update_rule: Callable[..., Any] = get_optimizer(update_rule)
-        self._updater = SwapUpdater(self.update_rule)
         if optim_config is not None and not isinstance(optim_config, Mapping):
             raise ValueError(f"optim_config must be a dict, got {optim_config!r}")
         self.optim_config = dict(optim_config or {})
@@ -172,24 +162,24 @@ class Solver:
         """One update on the minibatch at ``indices``; reads nothing back from the device.
 
         The loss stays on the device (in ``_pending_losses``) until :meth:`_flush_losses`.
-        The built-in update rules write into the arrays the previous step replaced
-        (:class:`~xplayers._update_buffers.SwapUpdater`), swapped in once every parameter's
-        update succeeded; if anything fails, :meth:`_rollback` leaves parameters and running
-        statistics as they were.
+        If anything fails, :meth:`_rollback` leaves parameters and running statistics as
+        they were.
         """
         X_batch, y_batch = self.train_data.take(indices)
         before = _model_state(self.model)
         try:
             with self._trusted_labels(self.train_data):
                 loss, grads = self.model.loss(X_batch, y_batch)
-            if self._updater.rule is not self.update_rule:
-                self._updater = SwapUpdater(self.update_rule)
-            updated, configs = self._updater.compute(self.model.params, grads,
-                                                     self.optim_configs)
+            updated, configs = {}, {}
+            for name, w in self.model.params.items():
+                updated[name], configs[name] = self.update_rule(
+                    w, grads[name], dict(self.optim_configs[name])
+                )
         except BaseException:
             self._rollback(before)
             raise
-        self._updater.commit(self.model.params, self.optim_configs, updated, configs)
+        self.model.params.update(updated)
+        self.optim_configs.update(configs)
         self._pending_losses.append(loss)
 
     def _rollback(self, state_before: Mapping[str, Any]) -> None:
