@@ -18,7 +18,6 @@ from ._checks import check_positive_int, check_positive_number
 from ._random import is_seed
 from ._sampling import BatchSampler, DeviceData
 from ._trusted_labels import labels_checked
-from ._update_buffers import SwapUpdater
 from .backend import get_array_module, is_cupy_array
 from .devices import device_context, device_name, resolve_device, to_device, to_numpy
 from .optim import get_optimizer
