@@ -504,3 +504,26 @@ def test_cupy_kernel_formula_equals_portable_body(rng, name, dtype):
     np.testing.assert_array_equal(ours["w_out"], np.asarray(w_strict))
     for out, key in zip(outputs[1:], STATE_KEYS[name], strict=True):
         np.testing.assert_array_equal(ours[out], np.asarray(strict_config[key]), err_msg=key)
+
+
+def test_cupy_update_kernels_are_compiled_without_fma(monkeypatch):
+    """Each rule's CuPy kernel is built with ``--fmad=false`` (bit-for-bit with the ufuncs)."""
+    import sys
+    import types
+
+    from xplayers import _optim_kernels
+
+    built = []
+
+    class FakeElementwiseKernel:
+        def __init__(self, *args, **kwargs):
+            built.append((args, kwargs))
+
+    monkeypatch.setitem(sys.modules, "cupy",
+                        types.SimpleNamespace(ElementwiseKernel=FakeElementwiseKernel))
+    monkeypatch.setattr(_optim_kernels, "_CUPY_KERNELS", {})
+    for rule in _optim_kernels.FORMULAS:
+        _optim_kernels._cupy_kernel(rule)
+    assert len(built) == len(_optim_kernels.FORMULAS)
+    for _, kwargs in built:
+        assert "--fmad=false" in kwargs.get("options", ())

@@ -135,6 +135,9 @@ def cupy_update(xp: ModuleType, rule: str, arrays: tuple[Any, ...],
 
 # -- CuPy ----------------------------------------------------------------------------------
 _CUPY_KERNELS: dict[str, Any] = {}
+# NVRTC contracts a*b + c into one FMA by default, which rounds once instead of twice and so
+# would differ from the portable body's separate CuPy ufuncs.
+_NO_FMA = ("--fmad=false",)
 
 
 def _cupy_kernel(rule: str) -> Any:
@@ -146,7 +149,7 @@ def _cupy_kernel(rule: str) -> Any:
         kernel = cupy.ElementwiseKernel(
             ", ".join(f"T {name}" for name in (*inputs, *scalars)),
             ", ".join(f"T {name}" for name in outputs),
-            FORMULAS[rule], f"xplayers_{rule}")
+            FORMULAS[rule], f"xplayers_{rule}", options=_NO_FMA)
         _CUPY_KERNELS[rule] = kernel
     return kernel
 
