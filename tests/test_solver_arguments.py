@@ -43,6 +43,7 @@ def make(blobs, model=None, **kwargs):
     ({"seed": -1}, r"seed must be None or a non-negative integer, got -1"),
     ({"seed": 1.5}, r"seed must be None or a non-negative integer, got 1.5"),
     ({"optim_config": [("learning_rate", 1)]}, r"optim_config must be a dict"),
+    ({"optim_config": {"learning_rate": 1e-3, "in_place": True}}, r"in_place.*not supported"),
     ({"epoch_callback": 3}, r"epoch_callback must be callable or None, got 3"),
     ({"checkpoint_name": "/no/such/folder/run"}, r"checkpoint_name '/no/such/folder/run': "
                                                  r"the folder '/no/such/folder' does not exist"),

@@ -111,6 +111,12 @@ class Solver:
         self.update_rule: Callable[..., Any] = get_optimizer(update_rule)
         if optim_config is not None and not isinstance(optim_config, Mapping):
             raise ValueError(f"optim_config must be a dict, got {optim_config!r}")
+        if optim_config and optim_config.get("in_place"):
+            raise ValueError(
+                "optim_config['in_place']=True is not supported by the Solver: it must be able "
+                "to undo a step that fails half-way through the update; use in-place updates in "
+                "a hand-written loop"
+            )
         self.optim_config = dict(optim_config or {})
         self.lr_decay = check_positive_number("lr_decay", lr_decay)
         self.batch_size = check_positive_int("batch_size", batch_size)
