@@ -97,7 +97,7 @@ def device_setup(device: str) -> tuple[str, str, Sync] | str:
         return "cpu", "cpu", lambda: None
     import torch
 
-    from xplayers._cuda import cuda_status
+    from xplayers.backend.cuda import cuda_status
 
     usable, reason = cuda_status()
     if not usable:

@@ -27,7 +27,7 @@ export PYTHONUNBUFFERED=1
 python3 - <<'PY' | tee "$out/environment.txt"
 import platform, numpy
 import xplayers
-from xplayers._cuda import cuda_status
+from xplayers.backend.cuda import cuda_status
 print("python", platform.python_version(), "numpy", numpy.__version__)
 print("gpu usable:", *cuda_status())
 try:
@@ -42,7 +42,7 @@ except Exception as exc:
     print("torch unavailable:", exc)
 print("xplayers default device:", xplayers.default_device())
 PY
-gpu_usable=$(python3 -c "from xplayers._cuda import cuda_status; print(int(cuda_status()[0]))")
+gpu_usable=$(python3 -c "from xplayers.backend.cuda import cuda_status; print(int(cuda_status()[0]))")
 
 timeout 270 python3 -m pytest -q -rs -p no:cacheprovider -m gpu --junitxml "$out/pytest.xml" \
     2>&1 | tee "$out/pytest.log"

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from xplayers import cuda_available, fast_paths, to_numpy
-from xplayers._cuda import cuda_status
+from xplayers.backend.cuda import cuda_status
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 import xplayers
-from xplayers import _cuda
+import xplayers.backend.devices
 from xplayers.backend import array_library, device_of, get_array_module
+from xplayers.backend import cuda as _cuda
 
 
 def test_namespace_of_backend_arrays(backend, rng):
@@ -68,7 +69,7 @@ def test_device_of():
 
 def test_default_device_cpu_without_gpu(monkeypatch):
     monkeypatch.setattr(_cuda, "cuda_status", lambda: (False, "CuPy is not installed (test)"))
-    monkeypatch.setattr(xplayers.devices, "cuda_status", _cuda.cuda_status)
+    monkeypatch.setattr(xplayers.backend.devices, "cuda_status", _cuda.cuda_status)
     monkeypatch.delenv("XPLAYERS_DEVICE", raising=False)
     assert xplayers.default_device() == "cpu"
     monkeypatch.setenv("XPLAYERS_DEVICE", "cpu")
@@ -77,7 +78,7 @@ def test_default_device_cpu_without_gpu(monkeypatch):
 
 def test_explicit_cuda_without_gpu_is_an_error(monkeypatch):
     reason = "CuPy is installed but no CUDA device answered (test)"
-    monkeypatch.setattr(xplayers.devices, "cuda_status", lambda: (False, reason))
+    monkeypatch.setattr(xplayers.backend.devices, "cuda_status", lambda: (False, reason))
     monkeypatch.setenv("XPLAYERS_DEVICE", "cuda")
     with pytest.raises(RuntimeError, match=r"XPLAYERS_DEVICE asks for 'cuda'.*no CUDA device"):
         xplayers.default_device()
@@ -100,7 +101,7 @@ def test_bad_device_names(monkeypatch):
 def test_auto_falls_back_with_one_log_line(monkeypatch, caplog):
     reason = "CuPy is installed but no CUDA device answered (test)"
     monkeypatch.setattr(_cuda, "cuda_status", lambda: (False, reason))
-    monkeypatch.setattr(xplayers.devices, "cuda_status", _cuda.cuda_status)
+    monkeypatch.setattr(xplayers.backend.devices, "cuda_status", _cuda.cuda_status)
     _cuda.log_cpu_fallback.cache_clear()
     monkeypatch.delenv("XPLAYERS_DEVICE", raising=False)
     with caplog.at_level(logging.INFO, logger="xplayers"):

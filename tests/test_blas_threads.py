@@ -6,8 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xplayers import _blas_threads
-from xplayers._blas_threads import choose_threads, conv_blas_threads, set_blas_threads
+from xplayers.backend import blas_threads as _blas_threads
+from xplayers.backend.blas_threads import choose_threads, conv_blas_threads, set_blas_threads
 from xplayers.layers import conv_backward, conv_forward
 
 

@@ -6,7 +6,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from xplayers import _cuda
+from xplayers.backend import cuda as _cuda
 
 
 class CUDARuntimeError(RuntimeError):

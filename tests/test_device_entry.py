@@ -9,7 +9,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from xplayers import backend
+from xplayers.backend import namespace as backend
 
 
 class FakeGpuArray:

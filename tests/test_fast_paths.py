@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 import xplayers
-from xplayers._fast_paths import PORTABLE, FastPaths, fast_paths_enabled, library_of
+from xplayers.backend.fast_paths import PORTABLE, FastPaths, fast_paths_enabled, library_of
 
 
 def _table(calls: list[str]) -> FastPaths:

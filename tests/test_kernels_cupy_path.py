@@ -1,4 +1,4 @@
-"""The CuPy fast-path modules (layers/_conv_cupy.py, layers/_pool_cupy.py) run for real, with a
+"""The CuPy fast-path modules (kernels/conv_cupy.py, kernels/pool_cupy.py) run for real, with a
 fake ``cupy`` whose arrays are NumPy's and whose kernels are the CPU build of the .cu source:
 their launch shapes, argument order and integer types are checked against the NumPy path."""
 
@@ -38,7 +38,7 @@ def _on_fake_gpu(a):
 
 @pytest.fixture
 def cupy_path(monkeypatch, emulated):
-    """``(_conv_cupy, _pool_cupy)`` imported against the fake CuPy, launching emulated kernels."""
+    """``(conv_cupy, pool_cupy)`` imported against the fake CuPy, launching emulated kernels."""
     fake = SimpleNamespace(ndarray=FakeCupyArray, ascontiguousarray=np.ascontiguousarray,
                            empty=np.empty)
     monkeypatch.setitem(sys.modules, "cupy", fake)
@@ -55,19 +55,19 @@ def cupy_path(monkeypatch, emulated):
             emulated(name, arrays, scalars, grid=grid[0], block=block[0])
         return launch
 
-    import xplayers.layers as package
+    import xplayers.kernels as package
 
-    names = ("_conv_cupy", "_pool_cupy")
+    names = ("conv_cupy", "pool_cupy")
     modules = []
     for name in names:  # import afresh against the fake; the real ones come back afterwards
-        monkeypatch.delitem(sys.modules, f"xplayers.layers.{name}", raising=False)
+        monkeypatch.delitem(sys.modules, f"xplayers.kernels.{name}", raising=False)
         monkeypatch.delattr(package, name, raising=False)
-        module = importlib.import_module(f"xplayers.layers.{name}")
+        module = importlib.import_module(f"xplayers.kernels.{name}")
         monkeypatch.setattr(module, "cuda_kernel", cuda_kernel)
         modules.append(module)
     yield (*modules, launches)
     for name in names:
-        sys.modules.pop(f"xplayers.layers.{name}", None)
+        sys.modules.pop(f"xplayers.kernels.{name}", None)
         if hasattr(package, name):
             delattr(package, name)
 

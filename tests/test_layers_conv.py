@@ -15,7 +15,7 @@ import pytest
 from backends import Backend, assert_close, dtype_name, run_portable
 
 from xplayers import cuda_available
-from xplayers._cuda import cuda_status
+from xplayers.backend.cuda import cuda_status
 from xplayers.gradcheck import eval_numerical_gradient_array, rel_error
 from xplayers.layers import conv as conv_module
 from xplayers.layers import (

@@ -9,6 +9,7 @@ import pytest
 from backends import assert_close, dtype_name
 
 import xplayers
+import xplayers.backend.devices
 from xplayers import to_numpy
 from xplayers.gradcheck import eval_numerical_gradient
 from xplayers.models import FullyConnectedNet, ThreeLayerConvNet, TwoLayerNet, load_model
@@ -215,7 +216,7 @@ def test_mixed_devices_name_the_arguments(backend, rng):
 
 
 def test_moving_to_unusable_gpu_leaves_model_on_cpu(monkeypatch):
-    monkeypatch.setattr(xplayers.devices, "cuda_status", lambda: (False, "no GPU (test)"))
+    monkeypatch.setattr(xplayers.backend.devices, "cuda_status", lambda: (False, "no GPU (test)"))
     model = TwoLayerNet(4, 3, 2, seed=0)
     with pytest.raises(RuntimeError, match="no GPU"):
         model.to("cuda")

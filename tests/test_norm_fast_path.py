@@ -12,7 +12,7 @@ import pytest
 from backends import assert_close, run_portable
 
 from xplayers import fast_paths
-from xplayers._fast_paths import numba_enabled
+from xplayers.backend.fast_paths import numba_enabled
 from xplayers.gradcheck import eval_numerical_gradient_array, rel_error
 from xplayers.layers import (
     _norm,

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 
 import xplayers
-from xplayers import _fast_paths, optim
-from xplayers._fast_paths import AUTO, FastPaths, numba_enabled, numba_pays
+from xplayers import optim
+from xplayers.backend import fast_paths as _fast_paths
+from xplayers.backend.fast_paths import AUTO, FastPaths, numba_enabled, numba_pays
 from xplayers.layers import _norm, pooling
 from xplayers.layers._geometry import pool_geometry
 
@@ -94,7 +95,7 @@ def test_tables_not_made_for_it_never_take_numba_automatically(rng, quick_auto):
 
 
 def test_auto_is_the_default_and_the_environment_switches_it():
-    code = ("from xplayers import _fast_paths as f; "
+    code = ("from xplayers.backend import fast_paths as f; "
             "print(f._NUMBA.get() is f.AUTO, f._NUMBA.get())")
     results = {}
     for value in ("", "0", "1"):

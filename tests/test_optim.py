@@ -419,7 +419,7 @@ def fused_engine(request):
     """Run the fused NumPy update with the numba kernels (opted in), then with the blocked
     NumPy bodies (the default)."""
     from xplayers import fast_paths
-    from xplayers._fast_paths import numba_enabled
+    from xplayers.backend.fast_paths import numba_enabled
 
     if request.param == "numba":
         pytest.importorskip("numba")
@@ -479,7 +479,7 @@ def test_in_place_must_be_a_bool():
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_cupy_kernel_formula_equals_portable_body(rng, name, dtype):
     # The CuPy ElementwiseKernel's body is valid Python: run the very string on NumPy arrays.
-    from xplayers._optim_kernels import FORMULAS, SIGNATURES, run_formula
+    from xplayers.optim.kernels import FORMULAS, SIGNATURES, run_formula
 
     strict = pytest.importorskip("array_api_strict")
     state = _random_state(rng, name, dtype)
@@ -511,7 +511,7 @@ def test_cupy_update_kernels_are_compiled_without_fma(monkeypatch):
     import sys
     import types
 
-    from xplayers import _optim_kernels
+    from xplayers.optim import kernels as _optim_kernels
 
     built = []
 

@@ -9,8 +9,8 @@ import pytest
 
 matplotlib = pytest.importorskip("matplotlib")
 
-from xplayers.plotting import plot_history  # noqa: E402
 from xplayers.sweep.results import _plot  # noqa: E402
+from xplayers.training.plotting import plot_history  # noqa: E402
 
 PNG = b"\x89PNG\r\n\x1a\n"
 

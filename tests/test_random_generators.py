@@ -10,7 +10,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 
-from xplayers import _random
+from xplayers.backend import random_streams as _random
 from xplayers.layers import dropout_forward
 
 

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import xplayers
+import xplayers.backend.devices
 from xplayers.data import load_digits, make_blobs
 from xplayers.models import FullyConnectedNet, TwoLayerNet, load_model
 from xplayers.solver import Solver, TrainingDiverged
@@ -169,7 +170,7 @@ def test_missing_data_is_named(blobs):
 
 
 def test_cuda_without_gpu_is_an_error(blobs, monkeypatch):
-    monkeypatch.setattr(xplayers.devices, "cuda_status", lambda: (False, "no GPU (test)"))
+    monkeypatch.setattr(xplayers.backend.devices, "cuda_status", lambda: (False, "no GPU (test)"))
     model = small_net(blobs)
     with pytest.raises(RuntimeError, match="no GPU"):
         Solver(model, blobs, verbose=False, device="cuda")
@@ -195,7 +196,7 @@ def test_training_on_gpu_matches_the_cpu_run(blobs):
 
 
 def test_streamed_data_trains_like_resident_data(blobs, monkeypatch):
-    from xplayers import _sampling
+    from xplayers.training import batches as _sampling
 
     histories = []
     for resident in (True, False):

@@ -11,10 +11,11 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xplayers import _sampling, to_numpy
+from xplayers import to_numpy
 from xplayers.data import make_blobs
 from xplayers.models import FullyConnectedNet, ThreeLayerConvNet, TwoLayerNet
 from xplayers.solver import Solver, TrainingDiverged
+from xplayers.training import batches as _sampling
 
 strict = pytest.importorskip("array_api_strict")
 

@@ -211,8 +211,9 @@ def test_numpy_checkpoint_resumes_on_another_backend(blobs, tmp_path, monkeypatc
     """Saved from NumPy, resumed with model and data on array_api_strict's second device:
     the same numbers bit for bit (array_api_strict computes with NumPy underneath)."""
     strict = pytest.importorskip("array_api_strict")
-    from xplayers import _sampling, to_numpy
+    from xplayers import to_numpy
     from xplayers.models import Model
+    from xplayers.training import batches as _sampling
 
     whole = Solver(batchnorm_net(0.2), blobs, update_rule="adam", num_epochs=3, seed=1,
                    **SETTINGS)

@@ -87,7 +87,7 @@ def test_suggestions_become_train_settings():
 # -- worker plan ----------------------------------------------------------------------------
 def test_cpu_workers_split_the_cores(monkeypatch):
     monkeypatch.setattr("xplayers.sweep.workers.usable_cpus", lambda: 8)
-    monkeypatch.setattr("xplayers.devices.available_devices", lambda: ["cpu"])
+    monkeypatch.setattr("xplayers.backend.devices.available_devices", lambda: ["cpu"])
     auto = plan_workers("auto", "auto")
     assert [p.device for p in auto] == ["cpu"] * 8 and {p.threads for p in auto} == {1}
     two = plan_workers("2", "cpu")
@@ -95,7 +95,7 @@ def test_cpu_workers_split_the_cores(monkeypatch):
 
 
 def test_gpu_workers_one_per_device(monkeypatch):
-    monkeypatch.setattr("xplayers.devices.available_devices",
+    monkeypatch.setattr("xplayers.backend.devices.available_devices",
                         lambda: ["cpu", "cuda:0", "cuda:1", "cuda:2"])
     assert [p.device for p in plan_workers("auto", "auto")] == ["cuda:0", "cuda:1", "cuda:2"]
     assert [p.device for p in plan_workers(4, "cuda")] == ["cuda:0", "cuda:1", "cuda:2",

@@ -7,11 +7,8 @@
 (2, 4)
 """
 
-from ._cuda import cuda_available
-from ._fast_paths import fast_paths
-from ._random import RandomStream
-from .backend import device_of, get_array_module, is_cupy_array
-from .devices import (
+from .backend.cuda import cuda_available
+from .backend.devices import (
     available_devices,
     default_device,
     device_context,
@@ -19,6 +16,9 @@ from .devices import (
     to_device,
     to_numpy,
 )
+from .backend.fast_paths import fast_paths
+from .backend.namespace import device_of, get_array_module, is_cupy_array
+from .backend.random_streams import RandomStream
 
 __version__ = "0.1.0"
 

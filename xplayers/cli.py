@@ -15,8 +15,8 @@ from typing import Any
 import numpy as np
 
 from . import __version__
-from ._atomic import atomic_write
-from .experiment import (
+from .checkpoint.atomic import atomic_write
+from .training.experiment import (
     MODEL_CHOICES,
     TrainConfig,
     dataset_options,
@@ -209,7 +209,7 @@ def _write(option: str, path: str, write: Any) -> None:
 
 def _train(args: argparse.Namespace) -> int:
     from .models.checkpoint import save_model
-    from .plotting import plot_history
+    from .training.plotting import plot_history
 
     _check_train_options(args)
     if args.resume is not None:
@@ -293,7 +293,7 @@ def _check_model_fits(path: str, model: Any, dataset: str, data: dict[str, Any])
 def _evaluate(args: argparse.Namespace) -> int:
     from .data import load_dataset
     from .models import ThreeLayerConvNet, load_model
-    from .solver import Solver
+    from .training.solver import Solver
 
     model = load_model(args.path, device=args.device)
     extra = _data_description(getattr(model, "checkpoint_extra", {}))

@@ -12,8 +12,8 @@ from typing import Any
 
 import numpy as np
 
-from .backend import get_array_module
-from .devices import to_numpy
+from .backend.devices import to_numpy
+from .backend.namespace import get_array_module
 
 __all__ = [
     "eval_numerical_gradient",

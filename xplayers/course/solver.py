@@ -1,5 +1,5 @@
 """The course's ``cs231n.solver``: xplayers' :class:`~xplayers.solver.Solver`."""
 
-from ..solver import Solver
+from ..training.solver import Solver
 
 __all__ = ["Solver"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from ..devices import to_numpy
+from ..backend.devices import to_numpy
 
 __all__ = ["visualize_grid"]
 

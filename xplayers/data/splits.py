@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import as_integer, as_real
+from ..backend.checks import as_integer, as_real
 
 __all__ = [
     "as_float_dtype",

@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import as_real
+from ..backend.checks import as_real
 from .splits import (
     as_float_dtype,
     check_count,

@@ -11,7 +11,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from .._checks import as_integer, check_ndim
+from ..backend.checks import as_integer, check_ndim
 
 
 def _check_param_dict(func: str, where: str, params: Any, keys: str) -> Mapping[str, Any]:

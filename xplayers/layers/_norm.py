@@ -17,7 +17,7 @@ import math
 from types import ModuleType
 from typing import Any
 
-from .._fast_paths import FastPaths
+from ..backend.fast_paths import FastPaths
 from . import _norm_numpy
 
 __all__ = ["normalize", "normalize_backward", "scale_shift_backward", "scale_shift_forward"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from .._checks import (
+from ..backend.checks import (
     as_dtype,
     check_floating,
     check_ndim,
@@ -14,7 +14,7 @@ from .._checks import (
     input_dtypes,
     promote,
 )
-from ..backend import get_array_module
+from ..backend.namespace import get_array_module
 
 __all__ = ["AffineCache", "affine_backward", "affine_forward"]
 

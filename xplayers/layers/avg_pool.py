@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from .._checks import as_dtype, check_floating, check_shape
-from ..backend import get_array_module
+from ..backend.checks import as_dtype, check_floating, check_shape
+from ..backend.namespace import get_array_module
 from ._geometry import PoolGeometry, pool_geometry
 
 __all__ = ["AvgPoolCache", "avg_pool_backward", "avg_pool_forward"]

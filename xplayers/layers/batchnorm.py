@@ -13,7 +13,7 @@ from collections.abc import MutableMapping
 from types import ModuleType
 from typing import Any, NamedTuple
 
-from .._checks import (
+from ..backend.checks import (
     as_dtype,
     as_real,
     check_floating,
@@ -24,7 +24,7 @@ from .._checks import (
     input_dtypes,
     promote,
 )
-from ..backend import get_array_module
+from ..backend.namespace import get_array_module
 from ._norm import scale_shift_backward, scale_shift_forward
 
 __all__ = ["batchnorm_backward", "batchnorm_backward_alt", "batchnorm_forward"]

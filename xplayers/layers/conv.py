@@ -22,8 +22,8 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._blas_threads import conv_blas_threads, set_blas_threads
-from .._checks import (
+from ..backend.blas_threads import conv_blas_threads, set_blas_threads
+from ..backend.checks import (
     as_dtype,
     check_floating,
     check_shape,
@@ -31,8 +31,8 @@ from .._checks import (
     input_dtypes,
     promote,
 )
-from .._fast_paths import FastPaths
-from ..backend import get_array_module
+from ..backend.fast_paths import FastPaths
+from ..backend.namespace import get_array_module
 from ._geometry import ConvGeometry, conv_geometry
 
 __all__ = ["ConvCache", "conv_backward", "conv_forward", "set_blas_threads"]
@@ -324,14 +324,14 @@ def _numpy_backward_blocks(
 
 
 def _cupy_forward(xp: ModuleType, x: Any, w: Any, b: Any, g: ConvGeometry) -> tuple[Any, Any]:
-    from . import _conv_cupy
+    from ..kernels import conv_cupy as _conv_cupy
 
     return _conv_cupy.conv_forward(x, w, b, g)
 
 
 def _cupy_backward(xp: ModuleType, dout: Any, cols: Any, w: Any, g: ConvGeometry,
                    compute_dx: bool) -> tuple[Any, Any, Any]:
-    from . import _conv_cupy
+    from ..kernels import conv_cupy as _conv_cupy
 
     return _conv_cupy.conv_backward(dout, cols, w, g, compute_dx)
 

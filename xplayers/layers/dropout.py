@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .._checks import as_dtype, as_real, check_floating, check_mode, check_shape
-from .._random import RandomStream, is_seed, uniform_like
-from ..backend import get_array_module
+from ..backend.checks import as_dtype, as_real, check_floating, check_mode, check_shape
+from ..backend.namespace import get_array_module
+from ..backend.random_streams import RandomStream, is_seed, uniform_like
 
 __all__ = ["dropout_backward", "dropout_forward"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, NamedTuple
 
-from .._checks import (
+from ..backend.checks import (
     as_dtype,
     as_real,
     check_floating,
@@ -15,7 +15,7 @@ from .._checks import (
     input_dtypes,
     promote,
 )
-from ..backend import get_array_module
+from ..backend.namespace import get_array_module
 from ._norm import scale_shift_backward, scale_shift_forward
 
 __all__ = ["layernorm_backward", "layernorm_forward"]

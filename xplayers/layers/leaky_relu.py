@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
-from .._checks import as_dtype, as_real, check_floating, check_shape
-from ..backend import get_array_module
+from ..backend.checks import as_dtype, as_real, check_floating, check_shape
+from ..backend.namespace import get_array_module
 
 __all__ = ["LeakyReluCache", "leaky_relu_backward", "leaky_relu_forward"]
 

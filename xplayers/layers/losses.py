@@ -5,8 +5,8 @@ from __future__ import annotations
 from types import ModuleType
 from typing import Any
 
-from .._checks import check_floating, check_labels, check_ndim
-from ..backend import get_array_module
+from ..backend.checks import check_floating, check_labels, check_ndim
+from ..backend.namespace import get_array_module
 
 __all__ = ["softmax_loss", "svm_loss"]
 

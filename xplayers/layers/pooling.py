@@ -20,9 +20,9 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from .._checks import as_dtype, check_floating, check_shape
-from .._fast_paths import FastPaths, numba_pays
-from ..backend import get_array_module
+from ..backend.checks import as_dtype, check_floating, check_shape
+from ..backend.fast_paths import FastPaths, numba_pays
+from ..backend.namespace import get_array_module
 from . import _bits
 from ._geometry import PoolGeometry, pool_geometry
 
@@ -226,13 +226,13 @@ def _numba_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> 
 
 
 def _cupy_forward(xp: ModuleType, x: Any, g: PoolGeometry) -> Any:
-    from . import _pool_cupy
+    from ..kernels import pool_cupy as _pool_cupy
 
     return _pool_cupy.max_pool_forward(x, g, _index_dtype(xp, g))
 
 
 def _cupy_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> Any:
-    from . import _pool_cupy
+    from ..kernels import pool_cupy as _pool_cupy
 
     return _pool_cupy.max_pool_backward(dout, argmax, g)
 

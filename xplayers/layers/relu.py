@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
-from .._checks import as_dtype, check_floating, check_shape
-from .._fast_paths import FastPaths
-from ..backend import get_array_module
+from ..backend.checks import as_dtype, check_floating, check_shape
+from ..backend.fast_paths import FastPaths
+from ..backend.namespace import get_array_module
 from . import _bits
 
 __all__ = ["relu_backward", "relu_forward"]

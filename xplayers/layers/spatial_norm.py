@@ -18,7 +18,7 @@ from collections.abc import MutableMapping
 from types import ModuleType
 from typing import Any, NamedTuple
 
-from .._checks import (
+from ..backend.checks import (
     as_dtype,
     as_integer,
     check_floating,
@@ -28,7 +28,7 @@ from .._checks import (
     input_dtypes,
     promote,
 )
-from ..backend import get_array_module
+from ..backend.namespace import get_array_module
 from ._norm import scale_shift_backward, scale_shift_forward
 from .batchnorm import _batchnorm_forward_axes, _check_bn_param, _check_fraction
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..backend import get_array_module, is_cupy_array, is_numpy_array
-from ..devices import device_name, resolve_device, to_device
+from ..backend.devices import device_name, resolve_device, to_device
+from ..backend.namespace import get_array_module, is_cupy_array, is_numpy_array
 from ._registry import register
 
 __all__ = ["Model", "dtype_name", "weight_penalty"]
@@ -147,7 +147,7 @@ class Model:
     def random_state(self) -> list[dict[str, Any] | None]:
         """The host state of each dropout layer's :class:`~xplayers.RandomStream` (None for
         layers without one, or before their first draw); JSON-serialisable."""
-        from .._random import RandomStream
+        from ..backend.random_streams import RandomStream
 
         states = []
         for param in getattr(self, "dropout_params", []):
@@ -163,7 +163,7 @@ class Model:
         ValueError
             If ``states`` does not have one entry per dropout layer.
         """
-        from .._random import RandomStream
+        from ..backend.random_streams import RandomStream
 
         params = getattr(self, "dropout_params", [])
         if not isinstance(states, list) or len(states) != len(params):

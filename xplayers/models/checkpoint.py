@@ -24,8 +24,8 @@ from typing import Any
 
 import numpy as np
 
-from .._atomic import atomic_write
-from ..devices import resolve_device, to_numpy
+from ..backend.devices import resolve_device, to_numpy
+from ..checkpoint.atomic import atomic_write
 from ._registry import MODEL_CLASSES
 
 FORMAT = "xplayers-checkpoint"

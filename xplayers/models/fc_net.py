@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from .._random import RandomStream, is_seed
+from ..backend.random_streams import RandomStream, is_seed
 from ..layer_utils import (
     affine_norm_relu_backward,
     affine_norm_relu_forward,

@@ -11,7 +11,7 @@ from types import ModuleType
 
 import numpy as np
 
-from .._checks import as_real, check_positive_int
+from ..backend.checks import as_real, check_positive_int
 
 __all__ = ["check_positive_int", "check_scale", "gaussian", "weight_rng"]
 

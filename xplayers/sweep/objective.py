@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..experiment import TrainConfig, dataset_options, run_training
-from ..solver import Solver, TrainingDiverged
+from ..training.experiment import TrainConfig, dataset_options, run_training
+from ..training.solver import Solver, TrainingDiverged
 from .space import SearchSpace, to_train_settings
 from .storage import worker_identity
 

@@ -10,7 +10,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from .._atomic import atomic_write
+from ..checkpoint.atomic import atomic_write
 
 __all__ = ["best_train_command", "summarise", "trial_line", "trial_records", "write_results"]
 
@@ -143,8 +143,8 @@ def _plot(records: list[dict[str, Any]], objective: str, path: Path) -> None:
 
 
 def _best_model(study: Any, out: Path) -> str:
-    from ..experiment import TrainConfig, run_training
     from ..models.checkpoint import save_model
+    from ..training.experiment import TrainConfig, run_training
     from .objective import checkpoint_extra
     from .space import to_train_settings
 

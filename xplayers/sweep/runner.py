@@ -7,7 +7,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..experiment import TrainConfig
+from ..training.experiment import TrainConfig
 from .claim import claim_lock
 from .objective import OBJECTIVES, TrialObjective
 from .space import DEFAULT_SPACE, Choice, Range, SearchSpace, Spec

@@ -22,8 +22,8 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from .._checks import as_integer, as_real
-from ..experiment import TrainConfig
+from ..backend.checks import as_integer, as_real
+from ..training.experiment import TrainConfig
 
 __all__ = ["DEFAULT_SPACE", "Choice", "Range", "SearchSpace", "load_space_file", "parse_param"]
 
@@ -184,8 +184,8 @@ def to_train_settings(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def _check_value(name: str, value: Any) -> None:
     """Refuse a setting that every trial using it would fail on, before any trial runs."""
-    from ..experiment import MODEL_CHOICES
-    from ..optim import OPTIMIZERS
+    from ..optim.rules import OPTIMIZERS
+    from ..training.experiment import MODEL_CHOICES
 
     number, integer = as_real(value), as_integer(value)
     if name in ("epochs", "batch_size", "num_filters", "filter_size"):

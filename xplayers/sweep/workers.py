@@ -53,7 +53,7 @@ def plan_workers(workers: str | int, device: str = "auto") -> list[WorkerPlan]:
     :data:`MAX_CPU_WORKERS`), the cores split evenly between their BLAS thread pools. A number
     ``N``: ``N`` workers, spread over the GPUs round robin, or on the CPU with the cores split.
     """
-    from ..devices import available_devices
+    from ..backend.devices import available_devices
 
     if isinstance(workers, str) and workers != "auto":
         try:

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ..._random import is_seed
+from ...backend.random_streams import is_seed
 from ...models import FullyConnectedNet as _FullyConnectedNet
 from ...models import TwoLayerNet as _TwoLayerNet
 from .._dropout import keep_to_drop

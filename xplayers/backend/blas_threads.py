@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from ._checks import as_integer
+from .checks import as_integer
 
 __all__ = ["choose_threads", "conv_blas_threads", "set_blas_threads"]
 

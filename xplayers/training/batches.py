@@ -6,8 +6,8 @@ from typing import Any
 
 import numpy as np
 
-from .backend import get_array_module
-from .devices import cuda_index, to_device, to_numpy
+from ..backend.devices import cuda_index, to_device, to_numpy
+from ..backend.namespace import get_array_module
 
 # Keep at most this fraction of the GPU's free memory for the data sets themselves.
 _GPU_MEMORY_FRACTION = 0.5

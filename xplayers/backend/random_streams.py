@@ -8,8 +8,8 @@ from typing import Any
 
 import numpy as np
 
-from ._checks import as_integer
-from .backend import is_cupy_array, is_torch_array
+from .checks import as_integer
+from .namespace import is_cupy_array, is_torch_array
 
 _host_rng = np.random.default_rng()
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from ._trusted_labels import range_already_checked
+from .trusted_labels import range_already_checked
 
 
 def as_integer(value: Any) -> int | None:

@@ -33,10 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from . import _optim_kernels
-from ._checks import as_integer, as_real, check_floating, check_same_dtype
-from ._fast_paths import FastPaths
-from .backend import get_array_module, is_array
+from ..backend.checks import as_integer, as_real, check_floating, check_same_dtype
+from ..backend.fast_paths import FastPaths
+from ..backend.namespace import get_array_module, is_array
+from . import kernels as _optim_kernels
 
 __all__ = [
     "OPTIMIZERS",

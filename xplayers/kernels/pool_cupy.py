@@ -13,8 +13,8 @@ from typing import Any
 
 import cupy
 
-from ..kernels import BLOCK, cuda_kernel, index_type, instantiation, launch_grid, pool_scalars
-from ._geometry import PoolGeometry
+from ..layers._geometry import PoolGeometry
+from . import BLOCK, cuda_kernel, index_type, instantiation, launch_grid, pool_scalars
 
 __all__ = ["max_pool_backward", "max_pool_forward"]
 

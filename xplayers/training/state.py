@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from .models.checkpoint import check_arrays
+from ..models.checkpoint import check_arrays
 
 SETTINGS = ("update_rule", "lr_decay", "batch_size", "num_epochs", "num_train_samples",
             "num_val_samples", "print_every", "seed")

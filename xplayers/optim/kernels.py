@@ -28,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ._fast_paths import numba_pays
-from .backend import is_cupy_array
+from ..backend.fast_paths import numba_pays
+from ..backend.namespace import is_cupy_array
 
 __all__ = ["FORMULAS", "cupy_update", "numba_update", "numpy_update", "run_formula"]
 
@@ -111,7 +111,7 @@ def numba_update(xp: ModuleType, rule: str, arrays: tuple[Any, ...],
     :func:`~xplayers._fast_paths.numba_pays` says so."""
     if not _numpy_takes(arrays, in_place) or not numba_pays(arrays[0].size):
         return NotImplemented
-    from . import _optim_numba
+    from . import numba_loops as _optim_numba
 
     outs, typed = _prepare(rule, arrays, scalars, in_place)
     if in_place:

@@ -15,8 +15,8 @@ from typing import Any
 
 import cupy
 
-from ..kernels import BLOCK, conv_scalars, cuda_kernel, index_type, instantiation, launch_grid
-from ._geometry import ConvGeometry
+from ..layers._geometry import ConvGeometry
+from . import BLOCK, conv_scalars, cuda_kernel, index_type, instantiation, launch_grid
 
 __all__ = ["conv_backward", "conv_forward"]
 

@@ -10,10 +10,10 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ._cuda import cuda_status
-from .data import load_dataset
-from .devices import resolve_device
-from .models import FullyConnectedNet, Model, ThreeLayerConvNet, TwoLayerNet
+from ..backend.cuda import cuda_status
+from ..backend.devices import resolve_device
+from ..data import load_dataset
+from ..models import FullyConnectedNet, Model, ThreeLayerConvNet, TwoLayerNet
 from .solver import Solver
 
 MODEL_CHOICES = ("fc", "two_layer", "conv")
@@ -110,7 +110,7 @@ def resume_settings(path: str) -> TrainConfig:
     ValueError
         Naming the file when it holds no such settings.
     """
-    from .models.checkpoint import read_archive
+    from ..models.checkpoint import read_archive
 
     meta, _ = read_archive(path)
     user = meta["extra"].get("user")

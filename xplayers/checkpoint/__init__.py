@@ -1,0 +1,1 @@
+"""The checkpoint file format (``.npz`` without pickle) and atomic writes."""

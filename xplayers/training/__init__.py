@@ -1,0 +1,7 @@
+"""Training: the :class:`Solver` loop, its batches and resumable state, and :func:`run_training`
+(one whole run from plain settings, as ``xplayers train`` does it)."""
+
+from .experiment import TrainConfig, TrainResult, run_training
+from .solver import Solver, TrainingDiverged
+
+__all__ = ["Solver", "TrainConfig", "TrainResult", "TrainingDiverged", "run_training"]
