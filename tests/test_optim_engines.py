@@ -258,6 +258,71 @@ def test_update_all_fused_equals_one_call_per_parameter(rng, name, dtype, librar
                     if isinstance(value, np.ndarray) else ours == value), (n, key)
 
 
+class RawArray:
+    """A ``raw T`` kernel argument: indexed by the kernel itself (out-of-range reads of the
+    branch XPLAYERS_SELECT does not take are clipped, as the GPU never makes them)."""
+
+    def __init__(self, array):
+        self.array = np.asarray(array).reshape(-1)
+
+    def __getitem__(self, index):
+        return np.take(self.array, index, mode="clip")
+
+
+def _fake_gather_kernel(launches):
+    """Stand-in for CuPy building :func:`gather_definition`: runs its operation on the host."""
+
+    def build(spec, count):
+        definition = engines.gather_definition(spec, count)
+        params = [p.split() for p in definition.in_params.split(",")]
+        outs = [p.split()[-1] for p in definition.out_params.split(",")]
+
+        def launch(*args):
+            launches.append(definition.name)
+            names = {}
+            for (*kind, name), value in zip(params, args, strict=True):
+                names[name] = RawArray(value) if kind[0] == "raw" else value
+            memory = {n: v for n, v in names.items() if isinstance(v, np.ndarray)}
+            memory.update({o: np.empty_like(memory["w"]) for o in outs})
+            others = {n: v for n, v in names.items() if n not in memory}
+            run_operation(definition.operation, memory,
+                          {**others, "i": np.arange(memory["w"].size),
+                           "XPLAYERS_SELECT": np.where})
+            return tuple(memory[o] for o in outs)
+
+        return launch
+
+    return build
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_one_gather_launch_per_step_equals_one_call_per_parameter(rng, monkeypatch, name,
+                                                                  dtype):
+    # CuPy's path, run on the host: the multi-tensor kernel as generated, one launch a step.
+    launches, concats = [], []
+    monkeypatch.setattr(engines, "_cupy_gather_kernel", _fake_gather_kernel(launches))
+    monkeypatch.setattr(engines, "library_of", lambda xp: "cupy")
+    monkeypatch.setattr(multi_tensor, "update", None)  # never reached on CuPy
+    real_concat = np.concat
+    monkeypatch.setattr(np, "concat", lambda arrays: concats.append(1) or real_concat(arrays))
+    params, grads = _model(rng, dtype)
+    fused, each = dict(params), dict(params)
+    fused_configs = {n: {"learning_rate": 1e-2} for n in params}
+    each_configs = {n: {"learning_rate": 1e-2} for n in params}
+    for step, step_grads in enumerate(grads):
+        fused, fused_configs = update_all(name, fused, step_grads, fused_configs, fuse=True)
+        assert len(launches) == step + 1  # one launch per step for all six parameters
+        assert len(concats) == 1  # the weights, laid end to end on the first step only
+        for n, w in each.items():
+            each[n], each_configs[n] = OPTIMIZERS[name](w, step_grads[n], dict(each_configs[n]))
+    assert set(launches) == {f"xplayers_{name}_x6"}
+    for n in params:
+        assert fused[n].tobytes() == each[n].tobytes(), n
+        for key, _ in SPEC_BY_NAME[name].state:
+            assert fused_configs[n][key].tobytes() == each_configs[n][key].tobytes(), (n, key)
+
+
 def test_update_all_launches_one_update_per_step(rng, monkeypatch):
     # On CuPy each `update` call on arrays is one ElementwiseKernel launch.
     calls = {"update": 0, "concatenate": 0, "zeros": 0}

@@ -200,15 +200,17 @@ def python_loop_source(formula: Formula, func_name: str, functions: dict[str, st
     return "\n".join(lines) + "\n"
 
 
-def cuda_operation(formula: Formula, functions: dict[str, str]) -> str:
+def cuda_operation(formula: Formula, functions: dict[str, str],
+                   loaded: tuple[str, ...] = ()) -> str:
     """The operation of a CuPy ``ElementwiseKernel`` whose arguments all have type ``T``:
-    inputs copied into locals, the statements, then the outputs written."""
+    inputs copied into locals (except those in ``loaded``, whose ``<name>_`` the caller
+    defines), the statements, then the outputs written."""
     scalars = set(formula.scalars)
 
     def local(name: str) -> str:
         return name if name in scalars else f"{name}_"
 
-    lines = [f"const T {name}_ = {name};" for name in formula.inputs]
+    lines = [f"const T {name}_ = {name};" for name in formula.inputs if name not in loaded]
     lines += [f"const T {target}_ = {render(node, local, functions)};"
               for target, node in formula.statements]
     lines += [f"{out} = {out}_;" for out in formula.outputs]

@@ -26,14 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from ..backend.fast_paths import FastPaths, numba_enabled
+from ..backend.fast_paths import FastPaths, library_of, numba_enabled
 from ..backend.namespace import is_cupy_array
 from ..kernels.definitions import ElementwiseDefinition
 from .formula import BinOp, Formula, Name, Node, cuda_operation, evaluate, parse
 from .formula import python_loop_source as _loop_source
 from .specs import SPECS, UpdateSpec
 
-__all__ = ["KERNELS", "MIN_FUSED_SIZE", "formula_of", "update"]
+__all__ = ["KERNELS", "MIN_FUSED_SIZE", "formula_of", "gather_update", "update"]
 
 # Below this many elements a fused kernel does not pay for its dispatch (biases, tiny nets).
 MIN_FUSED_SIZE = 4096
@@ -167,8 +167,40 @@ def kernel_definition(spec: UpdateSpec) -> ElementwiseDefinition:
         options=_NO_FMA)
 
 
-KERNELS: tuple[ElementwiseDefinition, ...] = tuple(kernel_definition(spec) for spec in SPECS)
-"""The CuPy kernel of every registered rule (see :mod:`xplayers.kernels.definitions`)."""
+def gather_definition(spec: UpdateSpec, count: int) -> ElementwiseDefinition:
+    """The multi-tensor ``ElementwiseKernel`` of ``spec`` for ``count`` parameters.
+
+    Weights and state are flat (all parameters end to end); the gradients stay ``count``
+    separate ``raw`` arrays ``g0..``, parameter ``j`` starting at flat index ``o<j>``, so one
+    launch updates every parameter without first copying the gradients together.
+    """
+    formula = formula_of(spec)
+    select = f"g{count - 1}[i - o{count - 1}]" if count > 1 else "g0[i]"
+    for j in range(count - 2, -1, -1):
+        here = f"g{j}[i - o{j}]" if j else "g0[i]"
+        select = f"XPLAYERS_SELECT(i < o{j + 1}, {here}, {select})"
+    flat = [name for name in formula.inputs if name != "g"]
+    return ElementwiseDefinition(
+        name=f"xplayers_{spec.name}_x{count}",
+        in_params=", ".join([*(f"raw T g{j}" for j in range(count)),
+                             *(f"T {n}" for n in (*flat, *formula.scalars)),
+                             *(f"int64 o{j}" for j in range(1, count))]),
+        out_params=", ".join(f"T {n}" for n in formula.outputs),
+        operation=f"const T g_ = {select};\n"
+                  + cuda_operation(formula, _CUDA_FUNCTIONS, loaded=("g",)),
+        preamble="#define XPLAYERS_SELECT(c, a, b) ((c) ? (a) : (b))",
+        options=_NO_FMA)
+
+
+# Parameter counts whose multi-tensor kernels are declared for the NVRTC check: the code is
+# the same for every count, so a few stand for all.
+DECLARED_COUNTS = (1, 2, 6)
+MAX_GATHERED = 64  # kernel arguments stay well under CUDA's 4 KiB
+
+KERNELS: tuple[ElementwiseDefinition, ...] = (
+    *(kernel_definition(spec) for spec in SPECS),
+    *(gather_definition(spec, count) for spec in SPECS for count in DECLARED_COUNTS))
+"""The CuPy kernels of every registered rule (see :mod:`xplayers.kernels.definitions`)."""
 
 
 @functools.cache
@@ -186,6 +218,33 @@ def _cupy(xp: ModuleType, spec: UpdateSpec, arrays: tuple[Any, ...],
         return NotImplemented
     typed = tuple(arrays[0].dtype.type(s) for s in scalars)
     result = _cupy_kernel(spec)(*arrays, *typed)
+    return result if isinstance(result, tuple) else (result,)
+
+
+@functools.cache
+def _cupy_gather_kernel(spec: UpdateSpec, count: int) -> Any:
+    import cupy
+
+    return gather_definition(spec, count).build(cupy)
+
+
+def gather_update(xp: ModuleType, spec: UpdateSpec, grads: list[Any], flat: tuple[Any, ...],
+                  scalars: tuple[float, ...]) -> Any:
+    """``(next_w, *new_state)``, flat, by one CuPy launch of :func:`gather_definition`;
+    ``flat`` is ``(w, *state)`` laid end to end, ``grads`` the gradients in that order.
+    Declines (``NotImplemented``) off CuPy, for non-contiguous gradients, or too many."""
+    formula = formula_of(spec)
+    if (library_of(xp) != "cupy" or not 0 < len(grads) <= MAX_GATHERED
+            or not all(g.flags.c_contiguous for g in grads)
+            or not formula.functions <= set(_CUDA_FUNCTIONS)):
+        return NotImplemented
+    dtype = flat[0].dtype
+    offsets, start = [], 0
+    for g in grads[:-1]:
+        start += g.size
+        offsets.append(np.int64(start))
+    result = _cupy_gather_kernel(spec, len(grads))(
+        *grads, *flat, *(dtype.type(s) for s in scalars), *offsets)
     return result if isinstance(result, tuple) else (result,)
 
 

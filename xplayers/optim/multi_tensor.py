@@ -3,11 +3,13 @@
 :func:`update_all` gives, for each parameter, what the rule's public function gives, bit for
 bit, and writes nothing: a caller that fails half-way keeps its old parameters and state. On
 CuPy, parameters with the same dtype and scalars are updated by **one** kernel launch: the
-arrays of each slot (weights, gradients, each state array) are laid end to end in one flat
-buffer and the rule's ``ElementwiseKernel`` runs once over it; the new weights and state come
-back as views of the fresh flat outputs. The next step finds them laid end to end already and
-uses their buffer as it is, so a step costs one concatenation of the gradients and one update
-launch, however many parameters the model has.
+weights and each state array are laid end to end in one flat buffer, and the rule's
+multi-tensor ``ElementwiseKernel`` (:func:`~xplayers.optim.kernels.gather_definition`) runs
+once over it, reading each gradient where it lies; the new weights and state come back as
+views of the fresh flat outputs. The next step finds them laid end to end already and uses
+their buffer as it is, so a step costs one launch however many parameters the model has
+(the first step also lays out the weights and zeroes the state). Elsewhere the gradients are
+laid end to end too and the rule's engine runs once over the flat buffers.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from types import ModuleType
 from typing import Any
 
 from ..backend.fast_paths import library_of
-from .kernels import update
+from .kernels import gather_update, update
 from .rules import OPTIMIZERS, SPEC_BY_NAME, finish, prepare
 from .specs import UpdateSpec
 
@@ -113,7 +115,7 @@ def fused_update(xp: ModuleType, spec: UpdateSpec, arrays: list[tuple[Any, ...]]
     sizes = [_size(shape) for shape in shapes]
     total = sum(sizes)
     flats = []
-    for slot in range(len(arrays[0])):
+    for slot in (0, *range(2, len(arrays[0]))):  # the gradients (slot 1) last
         parts = [a[slot] for a in arrays]
         if all(p is None for p in parts):
             flats.append(xp.zeros((total,), dtype=arrays[0][0].dtype))
@@ -121,7 +123,10 @@ def fused_update(xp: ModuleType, spec: UpdateSpec, arrays: list[tuple[Any, ...]]
             parts = [xp.zeros_like(a[0]) if p is None else p
                      for a, p in zip(arrays, parts, strict=True)]
             flats.append(_flat(xp, parts, sizes))
-    outs = update(xp, spec, tuple(flats), scalars)
+    grads = [a[1] for a in arrays]
+    outs = gather_update(xp, spec, grads, tuple(flats), scalars)
+    if outs is NotImplemented:  # off CuPy: lay the gradients end to end too
+        outs = update(xp, spec, (flats[0], _flat(xp, grads, sizes), *flats[1:]), scalars)
     results, start = [], 0
     for shape, size in zip(shapes, sizes, strict=True):
         results.append(tuple(xp.reshape(out[start:start + size], shape) for out in outs))
