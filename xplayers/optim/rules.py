@@ -32,18 +32,6 @@ from ..backend.namespace import get_array_module, is_array
 from .kernels import formula_of, update
 from .specs import FRACTION, NON_NEGATIVE, POSITIVE, SPECS, UpdateSpec
 
-__all__ = [
-    "OPTIMIZERS",
-    "adam",
-    "adamw",
-    "get_optimizer",
-    "optimizer_names",
-    "rmsprop",
-    "sgd",
-    "sgd_momentum",
-    "sgd_nesterov_momentum",
-]
-
 Config = MutableMapping[str, Any]
 UpdateRule = Callable[[Any, Any, "Config | None"], "tuple[Any, Config]"]
 
@@ -367,3 +355,6 @@ def get_optimizer(name_or_callable: str | UpdateRule) -> UpdateRule:
         raise ValueError(
             f"unknown update rule {name_or_callable!r}; valid names are: {valid}"
         ) from None
+
+
+__all__ = ["OPTIMIZERS", "get_optimizer", "optimizer_names", *OPTIMIZERS]
