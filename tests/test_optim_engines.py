@@ -194,6 +194,10 @@ def test_engines_decline_a_rule_calling_a_function_they_lack(rng, monkeypatch):
         np.testing.assert_array_equal(out, expected)
     for engine in (engines._numpy, engines._numba, engines._cupy):
         assert engine(np, MADE_UP, (w, g), (0.1,)) is NotImplemented
+    monkeypatch.setattr(engines, "library_of", lambda xp: "cupy")  # the multi-tensor kernel
+    assert engines.gather_update(np, MADE_UP, [g], (w,), (0.1,)) is NotImplemented
+    outs = multi_tensor.fused_update(np, MADE_UP, [(w, g), (w[:3], g[:3])], (0.1,))
+    np.testing.assert_array_equal(outs[0][0], expected)  # declined: the portable body ran
 
 
 @pytest.mark.parametrize("formula, message", [
