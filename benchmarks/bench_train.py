@@ -2,8 +2,8 @@
 
 A step is forward + backward + an update of every parameter (SGD, SGD with momentum or Adam),
 in float32, exactly as the Solver runs it (``model.loss(X, y)``, then the update rule on each
-parameter with a copy of its config, then ``float(loss)`` for the loss history); with
-``--in-place`` the rules get ``config['in_place'] = True`` (no allocation per update).
+parameter with a copy of its config, by :func:`xplayers.optim.update_all`, one launch for all
+parameters on CuPy, then ``float(loss)`` for the loss history).
 The PyTorch side is the equivalent ``nn.Sequential`` (Linear / BatchNorm1d / ReLU / Dropout,
 or for the conv net Conv2d / ReLU / MaxPool2d / Flatten / Linear), ``F.cross_entropy``,
 ``torch.optim.SGD`` / ``SGD(momentum=0.9)`` / ``Adam`` with ``zero_grad(set_to_none=True)`` and
@@ -33,7 +33,7 @@ Usage::
     python benchmarks/bench_train.py --device cuda         # CuPy vs PyTorch CUDA
     python benchmarks/bench_train.py --device all --json results.json
     python benchmarks/bench_train.py --threads 1 --cases digits-bn
-    python benchmarks/bench_train.py --threads 1 --cases cifar-512 --optimizers adam --in-place
+    python benchmarks/bench_train.py --threads 1 --cases cifar-512 --optimizers adam
 
 On machines where ``OPENBLAS_CORETYPE`` / ``OPENBLAS_L2_SIZE`` are set (they pin OpenBLAS to an
 older, slower kernel), compare with a run that unsets both for that command alone::
@@ -69,7 +69,7 @@ from _harness import (
 )
 
 from xplayers.models import FullyConnectedNet, Model, ThreeLayerConvNet
-from xplayers.optim import OPTIMIZERS
+from xplayers.optim import update_all
 
 ALL_RULES = ("sgd", "sgd_momentum", "adam")
 
@@ -133,8 +133,8 @@ def host_batches(case: Case, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray
     ]
 
 
-def make_xplayers(case: Case, device: str, rule: str = "adam",
-                  in_place: bool = False) -> tuple[Model, Callable[[int], float]]:
+def make_xplayers(case: Case, device: str,
+                  rule: str = "adam") -> tuple[Model, Callable[[int], float]]:
     """The model and a ``step(i) -> loss`` that trains on minibatch ``i % NUM_BATCHES``."""
     from xplayers import to_device
 
@@ -152,19 +152,16 @@ def make_xplayers(case: Case, device: str, rule: str = "adam",
         )
     model.to(device)
     batches = [(to_device(X, device), to_device(y, device)) for X, y in host_batches(case)]
-    update = OPTIMIZERS[rule]
     configs: dict[str, dict[str, Any]] = {
-        name: {"learning_rate": LEARNING_RATE, **({"in_place": True} if in_place else {})}
-        for name in model.params
+        name: {"learning_rate": LEARNING_RATE} for name in model.params
     }
 
     def step(i: int) -> float:
         X, y = batches[i % NUM_BATCHES]
         loss, grads = model.loss(X, y)
-        updated = {}
-        for name, w in model.params.items():  # as Solver._step does
-            updated[name], configs[name] = update(w, grads[name], dict(configs[name]))
+        updated, new_configs = update_all(rule, model.params, grads, configs)  # as the Solver
         model.params.update(updated)
+        configs.update(new_configs)
         return float(loss)
 
     return model, step
@@ -286,17 +283,17 @@ def theoretical_bytes(case: Case, rule: str, model: Model) -> int:
     return itemsize * ((2 + STATE_ARRAYS[rule]) * params + acts + batch)
 
 
-def peak_step_bytes(case: Case, device: str, rule: str, in_place: bool) -> int | None:
+def peak_step_bytes(case: Case, device: str, rule: str) -> int | None:
     """Peak memory of one step: tracemalloc on the host, CuPy's pool on the GPU."""
     if device == "cpu":
-        return peak_host_memory(lambda: make_xplayers(case, device, rule, in_place)[1])
+        return peak_host_memory(lambda: make_xplayers(case, device, rule)[1])
     try:
         import cupy
     except ImportError:
         return None
     pool = cupy.get_default_memory_pool()
     pool.free_all_blocks()
-    _, step = make_xplayers(case, device, rule, in_place)
+    _, step = make_xplayers(case, device, rule)
     for i in range(3):
         step(i)
     return int(pool.total_bytes())
@@ -329,15 +326,15 @@ def run_device(device: str, args: argparse.Namespace) -> list[dict[str, Any]] | 
         for rule in case.rules:
             if args.optimizers and rule not in args.optimizers:
                 continue
-            model, xpl_step = make_xplayers(case, xpl_device, rule, args.in_place)
+            model, xpl_step = make_xplayers(case, xpl_device, rule)
             steps = {"xplayers": xpl_step, "torch": make_torch(case, torch_device, model, rule)}
             if device == "cpu":
                 steps["floor"] = matmul_floor(layer_products(case))
             times = alternate(steps, sync, args)
             results.append({
                 "case": case.name, "description": case.description, "device": device,
-                "rule": rule, "in_place": args.in_place, **summary(times),
-                "peak_bytes": peak_step_bytes(case, xpl_device, rule, args.in_place),
+                "rule": rule, **summary(times),
+                "peak_bytes": peak_step_bytes(case, xpl_device, rule),
                 "theoretical_bytes": theoretical_bytes(case, rule, model),
                 "first_losses_max_rel_diff": check_same_losses(case, xpl_device, rule=rule)})
             print(_row(results[-1]), flush=True)
@@ -366,8 +363,6 @@ def main(argv: list[str] | None = None) -> int:
                          cases=[c.name for c in CASES])
     parser.add_argument("--optimizers", nargs="*", choices=ALL_RULES,
                         help="only these update rules (default: each case's own)")
-    parser.add_argument("--in-place", action="store_true",
-                        help="xplayers' rules update parameters and state in place")
     args = parser.parse_args(argv)
     limiter = pin_threads(args.threads)
     env = environment()
@@ -380,8 +375,7 @@ def main(argv: list[str] | None = None) -> int:
           "CuPy's pool), 'need MB' = params + grads + state + activations + batch\n")
     print(HEADER)
     print("-" * len(HEADER))
-    run_devices(args, env, {"learning_rate": LEARNING_RATE, "in_place": args.in_place},
-                run_device)
+    run_devices(args, env, {"learning_rate": LEARNING_RATE}, run_device)
     del limiter
     return 0
 

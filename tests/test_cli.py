@@ -12,6 +12,7 @@ import pytest
 
 from xplayers.cli import main
 from xplayers.models import FullyConnectedNet, load_model
+from xplayers.optim import optimizer_names
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -51,6 +52,14 @@ def test_train_variants(tmp_path):
         assert main(["train", "--epochs", "3", "--quiet", "--device", "cpu",
                      "--report", str(report), *extra]) == 0
         assert json.loads(report.read_text())["val_accuracy"] > 0.5, extra
+
+
+@pytest.mark.parametrize("optimizer", optimizer_names())
+def test_every_registered_optimizer_trains(tmp_path, optimizer):
+    report = tmp_path / "r.json"
+    assert main(["train", "--dataset", "synthetic", "--epochs", "1", "--quiet", "--device",
+                 "cpu", "--optimizer", optimizer, "--lr", "1e-3", "--report", str(report)]) == 0
+    assert json.loads(report.read_text())["settings"]["optimizer"] == optimizer
 
 
 def test_seeded_run_with_dropout_repeats(tmp_path):

@@ -91,8 +91,9 @@ def test_layers_record_the_path_they_took(rng) -> None:
 
 def test_group_norm_and_updates_take_numba_when_switched_on(rng) -> None:
     pytest.importorskip("numba")
-    from xplayers import optim
     from xplayers.layers import _norm
+    from xplayers.optim.kernels import update
+    from xplayers.optim.rules import SPEC_BY_NAME
 
     x = rng.standard_normal((2, 2, 3, 4, 5))
     gamma, beta = np.ones((1, 2, 3, 1, 1)), np.zeros((1, 2, 3, 1, 1))
@@ -105,5 +106,5 @@ def test_group_norm_and_updates_take_numba_when_switched_on(rng) -> None:
             name, _ = _norm.scale_shift_backward.run(np, out, xhat, inv_std, gamma, (2, 3, 4),
                                                      (0, 3, 4), True)
             assert name == ("numba" if numba else "numpy")
-            name, _ = optim._update.run(np, "sgd", (w, w), (0.1,), False)
+            name, _ = update.run(np, SPEC_BY_NAME["sgd"], (w, w), (0.1,))
             assert name == ("numba" if numba else "numpy")

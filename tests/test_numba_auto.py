@@ -1,5 +1,6 @@
-"""numba's automatic policy: bit-exact kernels take over big calls once a run has proved long;
-small calls, short runs and tables not made for it never import or use numba."""
+"""numba is a plain switch (``XPLAYERS_NUMBA=1`` or ``fast_paths(numba=True)``), off by default:
+when on, its kernels run every call big enough to pay, with the NumPy path's bits; when off,
+nothing imports or uses numba."""
 
 from __future__ import annotations
 
@@ -12,97 +13,84 @@ import numpy as np
 import pytest
 
 import xplayers
-from xplayers import optim
-from xplayers.backend import fast_paths as _fast_paths
-from xplayers.backend.fast_paths import AUTO, FastPaths, numba_enabled, numba_pays
+from xplayers.backend.fast_paths import PORTABLE, numba_enabled
 from xplayers.layers import _norm, pooling
 from xplayers.layers._geometry import pool_geometry
+from xplayers.optim.kernels import update
+from xplayers.optim.rules import SPEC_BY_NAME
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture
-def quick_auto(monkeypatch):
-    """The automatic policy with small thresholds: calls of >= 64 elements count, numba after
-    two of them."""
-    monkeypatch.setattr(_fast_paths, "AUTO_MIN_ELEMENTS", 64)
-    monkeypatch.setattr(_fast_paths, "AUTO_AFTER_CALLS", 2)
-    monkeypatch.setattr(_fast_paths, "_auto_big_calls", 0)
-    with xplayers.fast_paths(numba=AUTO):
-        yield
-
-
-def test_numba_pays_by_mode(quick_auto):
-    assert not numba_pays(63)  # too small: not even counted
-    assert [numba_pays(64) for _ in range(4)] == [False, False, True, True]
-    assert not numba_enabled()  # switched on only explicitly
-    with xplayers.fast_paths(numba=False):
-        assert not numba_pays(1 << 30)
+def test_numba_enabled_by_switch():
+    pytest.importorskip("numba")
     with xplayers.fast_paths(numba=True):
-        assert numba_pays(1)
+        assert numba_enabled()
+        with xplayers.fast_paths(numba=False):
+            assert not numba_enabled()
+        with xplayers.fast_paths(numba=None):  # None: as before
+            assert numba_enabled()
 
 
-def test_max_pool_switches_to_numba_with_the_same_bits(rng, quick_auto):
+def test_max_pool_takes_numba_when_on_with_the_same_bits(rng):
     pytest.importorskip("numba")
     x = rng.standard_normal((2, 3, 8, 8)).astype(np.float32)
     x[0, 0, :2, :2] = [[-0.0, 0.0], [np.nan, 1.0]]
     g = pool_geometry("test", x, {"pool_height": 2, "pool_width": 2, "stride": 2})
-    small = x[:, :1, :4, :4]  # 32 elements: below the threshold, never numba
-    runs = [pooling._forward.run(np, x, g) for _ in range(3)]
-    assert [name for name, _ in runs] == ["numpy", "numpy", "numba"]
-    for _, (out, argmax) in runs[1:]:
-        np.testing.assert_array_equal(out.view(np.uint32), runs[0][1][0].view(np.uint32))
-        np.testing.assert_array_equal(argmax, runs[0][1][1])
-    g_small = pool_geometry("test", small, {"pool_height": 2, "pool_width": 2, "stride": 2})
-    assert pooling._forward.run(np, small, g_small)[0] == "numpy"
+    with xplayers.fast_paths(numba=False):
+        name, (expected, expected_argmax) = pooling._forward.run(np, x, g)
+    assert name == "numpy"
+    with xplayers.fast_paths(numba=True):
+        name, (out, argmax) = pooling._forward.run(np, x, g)
+    assert name == "numba"
+    np.testing.assert_array_equal(out.view(np.uint32), expected.view(np.uint32))
+    np.testing.assert_array_equal(argmax, expected_argmax)
     dout = rng.standard_normal(g.out_shape).astype(np.float32)
-    name, dx = pooling._backward.run(np, dout, runs[0][1][1], g)
+    with xplayers.fast_paths(numba=True):
+        name, dx = pooling._backward.run(np, dout, argmax, g)
     assert name == "numba"
     with xplayers.fast_paths(numba=False):
-        name, expected = pooling._backward.run(np, dout, runs[0][1][1], g)
+        name, expected_dx = pooling._backward.run(np, dout, argmax, g)
     assert name == "numpy"
-    np.testing.assert_array_equal(dx.view(np.uint32), expected.view(np.uint32))
+    np.testing.assert_array_equal(dx.view(np.uint32), expected_dx.view(np.uint32))
 
 
-def test_update_rules_switch_to_numba_with_the_same_bits(rng, quick_auto):
+def test_update_rules_take_numba_for_big_calls_with_the_same_bits(rng):
     pytest.importorskip("numba")
     w, g = (rng.standard_normal(70 * 70).reshape(70, 70) for _ in range(2))
-    state = {"m": rng.standard_normal(w.shape), "v": rng.random(w.shape)}
-    names, results = [], []
-    for _ in range(3):
-        name, result = optim._update.run(np, "adam", (w, g, state["m"], state["v"]),
-                                         (0.9, 0.1, 0.999, 0.001, 1e-3, 1e-8), False)
-        names.append(name)
-        results.append(result)
-    assert names == ["numpy", "numpy", "numba"]
-    for result in results[1:]:
-        for a, b in zip(result, results[0], strict=True):
-            assert a.tobytes() == b.tobytes()
+    arrays = (w, g, rng.standard_normal(w.shape), rng.random(w.shape))
+    scalars = (0.9, 0.1, 0.999, 0.001, 1e-3, 1e-8)
+    spec = SPEC_BY_NAME["adam"]
+    results = {}
+    for numba in (True, False):
+        with xplayers.fast_paths(numba=numba):
+            name, results[numba] = update.run(np, spec, arrays, scalars)
+        assert name == ("numba" if numba else "numpy")
+    for a, b in zip(results[True], results[False], strict=True):
+        assert a.tobytes() == b.tobytes()
+    small = tuple(a[:2, :3].copy() for a in arrays)  # too small to pay: the portable body
+    with xplayers.fast_paths(numba=True):
+        assert update.run(np, spec, small, scalars)[0] == PORTABLE
 
 
-def test_tables_not_made_for_it_never_take_numba_automatically(rng, quick_auto):
+def test_group_norm_takes_numba_only_when_switched_on(rng):
     pytest.importorskip("numba")
-    table = FastPaths(lambda xp, x: "portable", numpy=lambda xp, x: "numpy",
-                      numba=lambda xp, x: "numba")
-    assert [table(np, 1) for _ in range(4)] == ["numpy"] * 4
-    # Group norm's numba kernels reassociate sums: switched on only explicitly.
-    assert not _norm.scale_shift_forward.numba_auto
     x = rng.standard_normal((2, 2, 3, 4, 5))
     gamma, beta = np.ones((1, 2, 3, 1, 1)), np.zeros((1, 2, 3, 1, 1))
-    for _ in range(4):
-        name, _ = _norm.scale_shift_forward.run(np, x, gamma, beta, (2, 3, 4), 1e-5)
-        assert name != "numba"
+    with xplayers.fast_paths(numba=False):
+        for _ in range(4):
+            name, _ = _norm.scale_shift_forward.run(np, x, gamma, beta, (2, 3, 4), 1e-5)
+            assert name != "numba"
 
 
-def test_auto_is_the_default_and_the_environment_switches_it():
-    code = ("from xplayers.backend import fast_paths as f; "
-            "print(f._NUMBA.get() is f.AUTO, f._NUMBA.get())")
+def test_off_is_the_default_and_the_environment_switches_it():
+    code = "from xplayers.backend import fast_paths as f; print(f._NUMBA.get())"
     results = {}
-    for value in ("", "0", "1"):
+    for value in ("", "0", "1", "auto"):
         env = {**os.environ, "PYTHONPATH": str(ROOT), "XPLAYERS_NUMBA": value}
         results[value] = subprocess.run([sys.executable, "-c", code], env=env, check=True,
                                         capture_output=True, text=True).stdout.split()
-    assert results == {"": ["True", "auto"], "0": ["False", "False"], "1": ["False", "True"]}
+    assert results == {"": ["False"], "0": ["False"], "1": ["True"], "auto": ["False"]}
 
 
 def test_training_on_the_digits_never_imports_numba(tmp_path):
@@ -118,7 +106,8 @@ def test_training_on_the_digits_never_imports_numba(tmp_path):
     assert result.stdout.split()[-2:] == ["0", "False"], result.stderr[-2000:]
 
 
-def test_bad_numba_setting_is_named():
-    with pytest.raises(TypeError, match=r"numba must be one of .*got 'always'"):
-        with xplayers.fast_paths(numba="always"):
+@pytest.mark.parametrize("value", ["always", "auto"])
+def test_bad_numba_setting_is_named(value):
+    with pytest.raises(TypeError, match=rf"numba must be one of .*got '{value}'"):
+        with xplayers.fast_paths(numba=value):
             pass

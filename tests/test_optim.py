@@ -12,20 +12,74 @@ from xplayers.backend import array_library, device_of
 from xplayers.optim import (
     OPTIMIZERS,
     adam,
+    adamw,
     get_optimizer,
+    optimizer_names,
     rmsprop,
     sgd,
     sgd_momentum,
     sgd_nesterov_momentum,
 )
+from xplayers.optim.rules import SPEC_BY_NAME
 
-STATE_KEYS = {
-    "sgd": (),
-    "sgd_momentum": ("velocity",),
-    "sgd_nesterov_momentum": ("velocity",),
-    "rmsprop": ("cache",),
-    "adam": ("m", "v"),
+# --- The test table: one row per registered rule ------------------------------------------
+# Each row: the state keys, whether config['t'] counts steps, the learning rate of the
+# reference test, one step of a plain-Python reference (w, state, g, t, lr) -> (w, state), and
+# the torch.optim equivalent. Adding a rule adds a row here and nothing else in the tests.
+
+
+def _ref_sgd(w, s, g, t, lr):
+    return w - lr * g, s
+
+
+def _ref_momentum(w, s, g, t, lr):
+    v = 0.9 * s[0] - lr * g
+    return w + v, [v]
+
+
+def _ref_nesterov(w, s, g, t, lr):
+    v = 0.9 * s[0] - lr * g
+    return w + (-0.9 * s[0] + 1.9 * v), [v]
+
+
+def _ref_rmsprop(w, s, g, t, lr):
+    c = 0.99 * s[0] + 0.01 * g * g
+    return w - lr * g / (math.sqrt(c) + 1e-8), [c]
+
+
+def _ref_adam(w, s, g, t, lr, weight_decay=0.0):
+    w -= lr * weight_decay * w  # decoupled (AdamW); nothing for Adam
+    m, v = 0.9 * s[0] + 0.1 * g, 0.999 * s[1] + 0.001 * g * g
+    m_hat, v_hat = m / (1 - 0.9**t), v / (1 - 0.999**t)
+    return w - lr * m_hat / (math.sqrt(v_hat) + 1e-8), [m, v]
+
+
+def _torch(kind, **kwargs):
+    def make(param, lr):
+        torch = pytest.importorskip("torch")
+        return getattr(torch.optim, kind)([param], lr=lr, **kwargs)
+    return make
+
+
+TABLE = {
+    "sgd": ((), False, 1e-2, _ref_sgd, _torch("SGD")),
+    # torch's buffer b = mu*b + g, w -= lr*b; ours v = -lr*b (equal for a constant lr)
+    "sgd_momentum": (("velocity",), False, 1e-2, _ref_momentum, _torch("SGD", momentum=0.9)),
+    "sgd_nesterov_momentum": (("velocity",), False, 1e-2, _ref_nesterov,
+                              _torch("SGD", momentum=0.9, nesterov=True)),
+    "rmsprop": (("cache",), False, 1e-2, _ref_rmsprop,
+                _torch("RMSprop", alpha=0.99, eps=1e-8)),
+    "adam": (("m", "v"), True, 1e-3, _ref_adam,
+             _torch("Adam", betas=(0.9, 0.999), eps=1e-8)),
+    "adamw": (("m", "v"), True, 1e-3, lambda *a: _ref_adam(*a, weight_decay=0.01),
+              _torch("AdamW", betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)),
 }
+STATE_KEYS = {name: row[0] for name, row in TABLE.items()}
+COUNTS_STEPS = [name for name, row in TABLE.items() if row[1]]
+
+
+def test_the_table_covers_every_registered_rule():
+    assert list(TABLE) == list(optimizer_names()) == list(OPTIMIZERS)
 
 
 def host(x):
@@ -102,6 +156,26 @@ def test_adam_first_step_moves_by_learning_rate(backend):
     assert (config["beta1"], config["beta2"], config["epsilon"]) == (0.9, 0.999, 1e-8)
 
 
+def test_adamw_by_hand(backend):
+    # decay: w = 1 * (1 - 0.1*0.5) = 0.95; then Adam's first step as above: - 0.1*2/2.25
+    config = {"learning_rate": 0.1, "beta1": 0.5, "beta2": 0.75, "epsilon": 0.25,
+              "weight_decay": 0.5}
+    w, config = adamw(backend.asarray([1.0], np.float64), backend.asarray([2.0], np.float64),
+                      config)
+    assert config["t"] == 1
+    assert_close(w, host([0.95 - 0.1 * 2 / 2.25]))
+    assert_close(config["m"], host([1.0]))
+    assert_close(config["v"], host([1.0]))
+
+
+def test_adamw_without_weight_decay_is_adam(rng):
+    w, g = rng.standard_normal((3, 4)), rng.standard_normal((3, 4))
+    a, ca = adam(w, g, {"learning_rate": 0.1})
+    b, cb = adamw(w, g, {"learning_rate": 0.1, "weight_decay": 0.0})
+    np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(ca["v"], cb["v"])
+
+
 def test_adam_increments_t_before_bias_correction():
     # Resuming at t=4 corrects with beta**5: m_hat = (0.1*g) / (1 - 0.9**5).
     g = 2.0
@@ -116,34 +190,15 @@ def test_adam_increments_t_before_bias_correction():
 
 
 def reference_steps(name, w, grads, config):
-    """The course's formulas element by element in Python floats; returns (w, state)."""
-    lr = config["learning_rate"]
+    """The course's formulas element by element in Python floats; returns (w, state...)."""
+    lr, step = config["learning_rate"], TABLE[name][3]
     w = [float(a) for a in w]
-    n = len(w)
-    s1, s2 = [0.0] * n, [0.0] * n  # velocity / cache / m, and v
-    t = 0
-    for g in grads:
-        t += 1
+    n, keys = len(w), STATE_KEYS[name]
+    state = [[0.0] * len(keys) for _ in range(n)]
+    for t, g in enumerate(grads, start=1):
         for i in range(n):
-            gi = float(g[i])
-            if name == "sgd":
-                w[i] -= lr * gi
-            elif name == "sgd_momentum":
-                s1[i] = 0.9 * s1[i] - lr * gi
-                w[i] += s1[i]
-            elif name == "sgd_nesterov_momentum":
-                prev = s1[i]
-                s1[i] = 0.9 * s1[i] - lr * gi
-                w[i] += -0.9 * prev + 1.9 * s1[i]
-            elif name == "rmsprop":
-                s1[i] = 0.99 * s1[i] + 0.01 * gi * gi
-                w[i] -= lr * gi / (math.sqrt(s1[i]) + 1e-8)
-            else:
-                s1[i] = 0.9 * s1[i] + 0.1 * gi
-                s2[i] = 0.999 * s2[i] + 0.001 * gi * gi
-                m_hat, v_hat = s1[i] / (1 - 0.9**t), s2[i] / (1 - 0.999**t)
-                w[i] -= lr * m_hat / (math.sqrt(v_hat) + 1e-8)
-    return w, s1, s2
+            w[i], state[i] = step(w[i], state[i], float(g[i]), t, lr)
+    return w, *([s[k] for s in state] for k in range(len(keys)))
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
@@ -152,9 +207,9 @@ def test_matches_plain_python_reference(backend, name, dtype):
     n, d = 4, 5
     w0 = np.linspace(-0.4, 0.6, num=n * d).reshape(n, d)
     grads = [np.linspace(-0.6, 0.4, num=n * d).reshape(n, d) * k for k in (1.0, -0.5, 2.0)]
-    lr = 1e-3 if name == "adam" else 1e-2
-    ref_w, ref_s1, ref_s2 = reference_steps(name, w0.ravel(), [g.ravel() for g in grads],
-                                            {"learning_rate": lr})
+    lr = TABLE[name][2]
+    ref_w, *ref_state = reference_steps(name, w0.ravel(), [g.ravel() for g in grads],
+                                        {"learning_rate": lr})
     w = backend.asarray(w0, dtype)
     config = {"learning_rate": lr}
     for g in grads:
@@ -162,11 +217,13 @@ def test_matches_plain_python_reference(backend, name, dtype):
     assert dtype_name(w) == np.dtype(dtype).name
     assert_close(w, np.reshape(ref_w, (n, d)).astype(dtype), **tolerance(dtype))
     keys = STATE_KEYS[name]
-    for key, ref in zip(keys, (ref_s1, ref_s2)[: len(keys)], strict=True):
+    for key, ref in zip(keys, ref_state, strict=True):
         assert_close(config[key], np.reshape(ref, (n, d)).astype(dtype),
                      rtol=tolerance(dtype)["rtol"] * 10, atol=tolerance(dtype)["atol"])
-    if name == "adam":
+    if name in COUNTS_STEPS:
         assert config["t"] == len(grads)
+    else:
+        assert "t" not in config
 
 
 # --- Backends, devices, dtypes and purity ------------------------------------------------
@@ -200,8 +257,9 @@ def test_inputs_are_not_modified(backend, rng, name):
         np.testing.assert_array_equal(backend.to_numpy(array), old_state[key])
 
 
+@pytest.mark.parametrize("name", ["adam", "adamw"])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_adam_blocked_numpy_path_equals_portable_path(rng, dtype):
+def test_adam_blocked_numpy_path_equals_portable_path(rng, dtype, name):
     # Big C-contiguous NumPy arrays take a blocked fast path; array_api_strict (NumPy
     # underneath) takes the portable body: the two must agree bit for bit, state and all.
     strict = pytest.importorskip("array_api_strict")
@@ -214,8 +272,8 @@ def test_adam_blocked_numpy_path_equals_portable_path(rng, dtype):
     w_np, w_strict = w, strict.asarray(w)
     for _ in range(2):
         dw = rng.standard_normal(shape).astype(dtype)
-        w_np, config = adam(w_np, dw, config)
-        w_strict, strict_config = adam(w_strict, strict.asarray(dw), strict_config)
+        w_np, config = OPTIMIZERS[name](w_np, dw, config)
+        w_strict, strict_config = OPTIMIZERS[name](w_strict, strict.asarray(dw), strict_config)
     for key, ours in (("w", w_np), ("m", config["m"]), ("v", config["v"])):
         theirs = w_strict if key == "w" else strict_config[key]
         assert ours.dtype == dtype and ours.shape == shape, key
@@ -233,6 +291,8 @@ def test_defaults_are_filled_in():
         1e-2, 0.99, 1e-8)
     config = adam(w, dw)[1]
     assert (config["learning_rate"], config["t"]) == (1e-3, 1)
+    config = adamw(w, dw)[1]
+    assert (config["learning_rate"], config["weight_decay"], config["t"]) == (1e-3, 1e-2, 1)
 
 
 def test_numpy_scalar_hyperparameters_keep_float32():
@@ -247,17 +307,7 @@ def test_numpy_scalar_hyperparameters_keep_float32():
 
 
 def torch_optimizer(name, param, lr):
-    torch = pytest.importorskip("torch")
-    if name == "sgd":
-        return torch.optim.SGD([param], lr=lr)
-    if name == "sgd_momentum":
-        # torch's buffer b = mu*b + g, w -= lr*b; ours v = -lr*b (equal for a constant lr)
-        return torch.optim.SGD([param], lr=lr, momentum=0.9)
-    if name == "sgd_nesterov_momentum":
-        return torch.optim.SGD([param], lr=lr, momentum=0.9, nesterov=True)
-    if name == "rmsprop":
-        return torch.optim.RMSprop([param], lr=lr, alpha=0.99, eps=1e-8)
-    return torch.optim.Adam([param], lr=lr, betas=(0.9, 0.999), eps=1e-8)
+    return TABLE[name][4](param, lr)
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
@@ -277,6 +327,25 @@ def test_matches_torch_optim(rng, name):
     if name == "sgd_momentum":
         buf = opt.state[param]["momentum_buffer"].numpy()
         np.testing.assert_allclose(config["velocity"], -lr * buf, rtol=1e-12, atol=1e-14)
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_matches_torch_optim_on_every_backend(backend, rng, name, dtype):
+    torch = pytest.importorskip("torch")
+    lr = 1e-2
+    w0 = rng.standard_normal((3, 4)).astype(dtype)
+    grads = [rng.standard_normal((3, 4)).astype(dtype) for _ in range(6)]
+    param = torch.nn.Parameter(torch.tensor(w0))
+    opt = torch_optimizer(name, param, lr)
+    w, config = backend.asarray(w0, dtype), {"learning_rate": lr}
+    for g in grads:
+        param.grad = torch.tensor(g)
+        opt.step()
+        w, config = OPTIMIZERS[name](w, backend.asarray(g, dtype), config)
+    assert dtype_name(w) == np.dtype(dtype).name
+    tol = {"rtol": 1e-12, "atol": 1e-14} if dtype == np.float64 else {"rtol": 1e-5, "atol": 1e-6}
+    assert_close(w, param.detach().numpy().astype(np.float64), **tol)
 
 
 # --- Errors, and a failed call leaves config alone ---------------------------------------
@@ -314,17 +383,19 @@ def test_learning_rate_must_be_a_number(lr):
     "name, key, value",
     [("sgd_momentum", "momentum", 1.0), ("sgd_nesterov_momentum", "momentum", -0.1),
      ("rmsprop", "decay_rate", 1.5), ("rmsprop", "epsilon", 0.0), ("adam", "beta1", 1.0),
-     ("adam", "beta2", -0.5), ("adam", "epsilon", -1e-8)],
+     ("adam", "beta2", -0.5), ("adam", "epsilon", -1e-8), ("adamw", "weight_decay", -0.1),
+     ("adamw", "weight_decay", float("nan")), ("adamw", "beta1", 1.5)],
 )
 def test_bad_hyperparameters(name, key, value):
     with pytest.raises(ValueError, match=rf"{name}: config\['{key}'\] must be"):
         OPTIMIZERS[name](np.ones(2), np.ones(2), {key: value})
 
 
+@pytest.mark.parametrize("name", COUNTS_STEPS)
 @pytest.mark.parametrize("t, error", [(-1, ValueError), (1.5, TypeError), ("3", TypeError)])
-def test_adam_bad_t(t, error):
+def test_adam_bad_t(t, error, name):
     with pytest.raises(error, match=r"config\['t'\] must be a non-negative integer"):
-        adam(np.ones(2), np.ones(2), {"t": t})
+        OPTIMIZERS[name](np.ones(2), np.ones(2), {"t": t})
 
 
 def test_dtype_mismatch_is_a_type_error():
@@ -368,8 +439,8 @@ def test_failed_call_leaves_config_untouched(name):
     w, dw = np.ones((2, 2)), np.full((2, 2), 0.5)
     _, config = OPTIMIZERS[name](w, dw, {"learning_rate": 1e-2})
     saved = {key: np.copy(config[key]) for key in STATE_KEYS[name]}
-    # A bad hyperparameter checked after the state: nothing may be written.
-    config["epsilon" if name in ("rmsprop", "adam") else "learning_rate"] = -1.0
+    # A bad hyperparameter checked after the state (the rule's last one): nothing is written.
+    config[SPEC_BY_NAME[name].hyperparameters[-1].key] = -1.0
     before = dict(config)
     with pytest.raises(ValueError):
         OPTIMIZERS[name](w, dw, config)
@@ -392,138 +463,24 @@ def test_get_optimizer():
         return w, config or {}
 
     assert get_optimizer(custom) is custom
-    with pytest.raises(ValueError, match=r"unknown update rule 'adamw'; valid names are: adam, "
-                                         r"rmsprop, sgd, sgd_momentum, sgd_nesterov_momentum"):
-        get_optimizer("adamw")
+    assert get_optimizer("adamw") is adamw
+    with pytest.raises(ValueError, match=r"unknown update rule 'lbfgs'; valid names are: adam, "
+                                         r"adamw, rmsprop, sgd, sgd_momentum, "
+                                         r"sgd_nesterov_momentum"):
+        get_optimizer("lbfgs")
     with pytest.raises(TypeError, match="got int"):
         get_optimizer(3)
 
 
-# --- Fused kernels: the same numbers as the portable body --------------------------------
-
-FUSED_SHAPE = (70, 130)  # above the fused-kernel threshold, not a whole number of blocks
-
-
-def _random_state(rng, name, dtype):
-    state = {}
-    for key in STATE_KEYS[name]:
-        value = rng.standard_normal(FUSED_SHAPE).astype(dtype)
-        state[key] = np.abs(value) if key in ("v", "cache") else value
-    if name == "adam":
-        state["t"] = 4
-    return state
-
-
-@pytest.fixture(params=["numba", "numpy"])
-def fused_engine(request):
-    """Run the fused NumPy update with the numba kernels (opted in), then with the blocked
-    NumPy bodies (the default)."""
-    from xplayers import fast_paths
-    from xplayers.backend.fast_paths import numba_enabled
-
-    if request.param == "numba":
-        pytest.importorskip("numba")
-    with fast_paths(numba=request.param == "numba"):
-        assert numba_enabled() == (request.param == "numba")
-        yield request.param
-
-
-@pytest.mark.parametrize("in_place", [False, True])
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_fused_numpy_equals_portable_body_bit_for_bit(rng, fused_engine, name, dtype, in_place):
-    # array_api_strict (NumPy underneath) always takes the portable body.
-    strict = pytest.importorskip("array_api_strict")
-    state = _random_state(rng, name, dtype)
-    w0 = rng.standard_normal(FUSED_SHAPE).astype(dtype)
-    config = {"learning_rate": 3e-3, **{k: np.copy(v) if k != "t" else v
-                                        for k, v in state.items()}, "in_place": in_place}
-    strict_config = {"learning_rate": 3e-3,
-                     **{k: strict.asarray(v) if k != "t" else v for k, v in state.items()}}
-    w_np, w_strict = w0.copy(), strict.asarray(w0)
-    for _ in range(3):
-        dw = rng.standard_normal(FUSED_SHAPE).astype(dtype)
-        before = w_np
-        w_np, config = OPTIMIZERS[name](w_np, dw, config)
-        assert (w_np is before) == in_place
-        w_strict, strict_config = OPTIMIZERS[name](w_strict, strict.asarray(dw), strict_config)
-    np.testing.assert_array_equal(w_np, np.asarray(w_strict))
-    assert w_np.dtype == dtype
-    for key in STATE_KEYS[name]:
-        np.testing.assert_array_equal(config[key], np.asarray(strict_config[key]), err_msg=key)
+# --- The removed in-place mode ------------------------------------------------------------
 
 
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-def test_in_place_updates_w_and_state_where_they_are(backend, rng, name):
-    w_host = rng.standard_normal((3, 4))
-    g = rng.standard_normal((3, 4))
-    expected, ref_config = OPTIMIZERS[name](backend.asarray(w_host), backend.asarray(g))
-    expected, ref_config = OPTIMIZERS[name](expected, backend.asarray(g), ref_config)
-    w = backend.asarray(w_host)
-    next_w, config = OPTIMIZERS[name](w, backend.asarray(g), {"in_place": True})
-    state = {key: config[key] for key in STATE_KEYS[name]}
-    next_w, config = OPTIMIZERS[name](next_w, backend.asarray(g), config)
-    assert next_w is w
-    assert all(config[key] is array for key, array in state.items())
-    assert_close(w, backend.to_numpy(expected), rtol=1e-12, atol=1e-15)
-    for key in STATE_KEYS[name]:
-        assert_close(config[key], backend.to_numpy(ref_config[key]), rtol=1e-12, atol=1e-15)
-
-
-def test_in_place_must_be_a_bool():
-    with pytest.raises(TypeError, match=r"config\['in_place'\] must be True or False, got str"):
-        sgd(np.ones(2), np.ones(2), {"in_place": "yes"})
-
-
-@pytest.mark.parametrize("name", sorted(OPTIMIZERS))
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_cupy_kernel_formula_equals_portable_body(rng, name, dtype):
-    # The CuPy ElementwiseKernel's body is valid Python: run the very string on NumPy arrays.
-    from xplayers.optim.kernels import FORMULAS, SIGNATURES, run_formula
-
-    strict = pytest.importorskip("array_api_strict")
-    state = _random_state(rng, name, dtype)
-    w = rng.standard_normal(FUSED_SHAPE).astype(dtype)
-    dw = rng.standard_normal(FUSED_SHAPE).astype(dtype)
-    lr, mu, decay, eps, b1, b2 = 3e-3, 0.9, 0.99, 1e-8, 0.9, 0.999
-    t = state.get("t", 0) + 1
-    root_c2 = math.sqrt(1.0 - b2**t)
-    scalars = {"lr": lr, "mu": mu, "decay": decay, "one_minus_decay": 1.0 - decay, "eps": eps,
-               "beta1": b1, "one_minus_beta1": 1.0 - b1, "beta2": b2,
-               "one_minus_beta2": 1.0 - b2, "step_scale": lr * root_c2 / (1.0 - b1**t),
-               "eps_scaled": eps * root_c2}
-    inputs, outputs, names = SIGNATURES[name]
-    assert all(f"{out} =" in FORMULAS[name] for out in outputs)
-    arrays = dict(zip(inputs, [w, dw, *(state[k] for k in STATE_KEYS[name])], strict=True))
-    typed = {key: dtype(scalars[key]) for key in names}  # the kernel's scalars are of type T
-    ours = run_formula(name, np, arrays, typed)
-    strict_config = {"learning_rate": lr, **{k: strict.asarray(v) if k != "t" else v
-                                             for k, v in state.items()}}
-    w_strict, strict_config = OPTIMIZERS[name](strict.asarray(w), strict.asarray(dw),
-                                               strict_config)
-    np.testing.assert_array_equal(ours["w_out"], np.asarray(w_strict))
-    for out, key in zip(outputs[1:], STATE_KEYS[name], strict=True):
-        np.testing.assert_array_equal(ours[out], np.asarray(strict_config[key]), err_msg=key)
-
-
-def test_cupy_update_kernels_are_compiled_without_fma(monkeypatch):
-    """Each rule's CuPy kernel is built with ``--fmad=false`` (bit-for-bit with the ufuncs)."""
-    import sys
-    import types
-
-    from xplayers.optim import kernels as _optim_kernels
-
-    built = []
-
-    class FakeElementwiseKernel:
-        def __init__(self, *args, **kwargs):
-            built.append((args, kwargs))
-
-    monkeypatch.setitem(sys.modules, "cupy",
-                        types.SimpleNamespace(ElementwiseKernel=FakeElementwiseKernel))
-    monkeypatch.setattr(_optim_kernels, "_CUPY_KERNELS", {})
-    for rule in _optim_kernels.FORMULAS:
-        _optim_kernels._cupy_kernel(rule)
-    assert len(built) == len(_optim_kernels.FORMULAS)
-    for _, kwargs in built:
-        assert "--fmad=false" in kwargs.get("options", ())
+@pytest.mark.parametrize("value", [True, False, "yes"])
+def test_in_place_was_removed(name, value):
+    w, dw = np.ones((2, 2)), np.full((2, 2), 0.5)
+    config = {"learning_rate": 1e-2, "in_place": value}
+    with pytest.raises(ValueError, match=r"config\['in_place'\] was removed"):
+        OPTIMIZERS[name](w, dw, config)
+    assert config == {"learning_rate": 1e-2, "in_place": value}
+    np.testing.assert_array_equal(w, np.ones((2, 2)))

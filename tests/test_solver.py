@@ -9,6 +9,7 @@ import xplayers
 import xplayers.backend.devices
 from xplayers.data import load_digits, make_blobs
 from xplayers.models import FullyConnectedNet, TwoLayerNet, load_model
+from xplayers.optim import OPTIMIZERS, optimizer_names
 from xplayers.solver import Solver, TrainingDiverged
 
 
@@ -260,3 +261,22 @@ def test_bad_data_leaves_the_model_where_it_was(blobs, monkeypatch):
     with pytest.raises(ValueError, match="rows but y has"):
         Solver(model, bad, verbose=False, device="cpu")
     assert moved == []
+
+
+
+@pytest.mark.parametrize("rule", optimizer_names())
+def test_every_registered_rule_steps_as_one_call_per_parameter(blobs, rule):
+    # The Solver updates all parameters with one update_all call (one launch per step on
+    # CuPy); the numbers are those of the rule applied to each parameter in turn.
+    solver = Solver(small_net(blobs), blobs, update_rule=rule, num_epochs=1, batch_size=16,
+                    optim_config={"learning_rate": 1e-2}, verbose=False, device="cpu", seed=0)
+    model = small_net(blobs)
+    configs = {name: {"learning_rate": 1e-2} for name in model.params}
+    for step in range(3):
+        indices = np.arange(16 * step, 16 * (step + 1))
+        solver._step(indices)
+        _, grads = model.loss(blobs["X_train"][indices], blobs["y_train"][indices])
+        for name, w in model.params.items():
+            model.params[name], configs[name] = OPTIMIZERS[rule](w, grads[name], configs[name])
+    for name, w in model.params.items():
+        assert solver.model.params[name].tobytes() == w.tobytes(), name

@@ -16,6 +16,7 @@ import numpy as np
 
 from . import __version__
 from .checkpoint.atomic import atomic_write
+from .optim.rules import optimizer_names
 from .training.experiment import (
     MODEL_CHOICES,
     TrainConfig,
@@ -65,8 +66,7 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--weight-scale", type=float, default=defaults.weight_scale)
     train.add_argument("--reg", type=float, default=defaults.reg, help="L2 strength")
     train.add_argument("--optimizer", default=defaults.optimizer,
-                       choices=("sgd", "sgd_momentum", "sgd_nesterov_momentum", "rmsprop",
-                                "adam"))
+                       choices=optimizer_names())
     train.add_argument("--lr", "--learning-rate", dest="learning_rate", type=float,
                        default=defaults.learning_rate)
     train.add_argument("--lr-decay", type=float, default=defaults.lr_decay)

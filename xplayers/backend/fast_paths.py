@@ -7,8 +7,7 @@ implementations for one array library each, keyed by the library's name:
 - ``"numpy"`` for NumPy arrays, ``"cupy"`` for CuPy arrays;
 - ``"numba"`` for NumPy arrays too, tried before ``"numpy"`` when numba is installed and
   switched on (``XPLAYERS_NUMBA=1`` at import, or ``fast_paths(numba=True)``; see
-  :func:`numba_enabled`), or, by default (``"auto"``), for tables made with
-  ``numba_auto=True`` once a run has proved long (see :func:`numba_pays`).
+  :func:`numba_enabled`); each numba implementation also declines calls too small to pay.
 
 Calling the table with ``xp`` and the body's arguments runs the first implementation of the
 arrays' library that accepts them, else the portable body. An implementation takes the very
@@ -33,48 +32,35 @@ from contextvars import ContextVar
 from types import ModuleType
 from typing import Any
 
-__all__ = ["AUTO", "PORTABLE", "FastPaths", "fast_paths", "fast_paths_enabled", "library_of",
-           "numba_enabled", "numba_pays"]
+__all__ = ["PORTABLE", "FastPaths", "fast_paths", "fast_paths_enabled", "library_of",
+           "numba_enabled"]
 
 PORTABLE = "portable"
 """The name :meth:`FastPaths.run` reports when the portable body ran."""
 
-AUTO = "auto"
-"""numba's default setting: used by bit-exact kernels once a run has proved long."""
-
 _LIBRARIES = ("numpy", "cupy", "numba")
 _ENABLED: ContextVar[bool] = ContextVar("xplayers_fast_paths", default=True)
-_NUMBA_AT_IMPORT: bool | str = {"1": True, "0": False}.get(
-    os.environ.get("XPLAYERS_NUMBA", ""), AUTO)
-_NUMBA: ContextVar[bool | str] = ContextVar("xplayers_numba", default=_NUMBA_AT_IMPORT)
-
-# The automatic policy, as a ski rental: NumPy runs the big calls (at least AUTO_MIN_ELEMENTS
-# elements) until about as much time has gone into them beyond what numba would have taken as
-# importing numba and loading its kernels costs (about a second); then numba takes over. Each
-# such call saves 1-3 ms (a 1.5 M-element Adam update, a 2 M-element max pool pass), so a run
-# pays at most about twice the best choice in hindsight, and short runs (the digits in a
-# second) never import numba.
-AUTO_MIN_ELEMENTS = 1 << 20
-AUTO_AFTER_CALLS = 500
-_auto_big_calls = 0
+# numba is a plain switch, off by default: importing it and loading its kernels costs about a
+# second, which short runs (the digits in a second) must not pay.
+_NUMBA_AT_IMPORT: bool = os.environ.get("XPLAYERS_NUMBA", "") == "1"
+_NUMBA: ContextVar[bool] = ContextVar("xplayers_numba", default=_NUMBA_AT_IMPORT)
 
 
 @contextmanager
-def fast_paths(enabled: bool = True, *, numba: bool | str | None = None) -> Iterator[None]:
+def fast_paths(enabled: bool = True, *, numba: bool | None = None) -> Iterator[None]:
     """Within the block, fast paths are used (``True``, the default) or not (``False``).
 
     ``with xplayers.fast_paths(False):`` makes every layer and update rule run its portable
     body, on any array library. ``numba=True``/``False`` switches the numba kernels on or
-    off, ``numba="auto"`` leaves the choice to :func:`numba_pays` (None: as before; the
-    default comes from ``XPLAYERS_NUMBA`` at import: ``1`` on, ``0`` off, else auto). The
-    settings are per thread (context variables).
+    off (None: as before; the default comes from ``XPLAYERS_NUMBA`` at import: ``1`` on,
+    anything else off). The settings are per thread (context variables).
     """
     for name, value, allowed in (("enabled", enabled, (True, False)),
-                                 ("numba", numba, (True, False, None, AUTO))):
-        if not any(value is a or (isinstance(a, str) and value == a) for a in allowed):
+                                 ("numba", numba, (True, False, None))):
+        if not any(value is a for a in allowed):
             raise TypeError(f"fast_paths: {name} must be one of {allowed}, got {value!r}")
     token = _ENABLED.set(enabled)
-    numba_token = None if numba is None else _NUMBA.set(AUTO if numba == AUTO else numba)
+    numba_token = None if numba is None else _NUMBA.set(numba)
     try:
         yield
     finally:
@@ -95,30 +81,8 @@ def _numba_installed() -> bool:
 
 def numba_enabled() -> bool:
     """True when numba's kernels are switched on (``XPLAYERS_NUMBA=1`` when xplayers was
-    imported, or ``fast_paths(numba=True)``) and numba is installed.
-
-    Under the automatic default this is False: see :func:`numba_pays`.
-    """
+    imported, or ``fast_paths(numba=True)``) and numba is installed."""
     return _NUMBA.get() is True and _numba_installed()
-
-
-def numba_pays(elements: int) -> bool:
-    """For a numba implementation: whether to run on a call over ``elements`` elements.
-
-    True when numba is switched on; under the automatic default, for calls of at least
-    :data:`AUTO_MIN_ELEMENTS` elements once :data:`AUTO_AFTER_CALLS` such calls have run in
-    this process (each call asking counts), so that importing numba (about a second) is paid
-    only by long runs of big models. Only kernels that give the NumPy path's numbers bit for
-    bit take part (tables made with ``numba_auto=True``), so the switch never changes results.
-    """
-    global _auto_big_calls
-    mode = _NUMBA.get()
-    if mode is not AUTO:
-        return bool(mode)
-    if elements < AUTO_MIN_ELEMENTS:
-        return False
-    _auto_big_calls += 1
-    return _auto_big_calls > AUTO_AFTER_CALLS
 
 
 @functools.cache
@@ -134,9 +98,6 @@ class FastPaths:
     ----------
     portable : callable ``(xp, *args, **kwargs)``
         The body written against the Array API namespace ``xp``.
-    numba_auto : bool
-        Whether the ``numba`` implementation takes part in the automatic policy (it must then
-        give the NumPy implementation's results bit for bit, and ask :func:`numba_pays`).
     **implementations : callables with the same signature
         Keyed ``numpy``, ``cupy`` or ``numba``; more can be added with :meth:`register`.
 
@@ -146,10 +107,8 @@ class FastPaths:
         For a key that is not one of those libraries.
     """
 
-    def __init__(self, portable: Callable[..., Any], *, numba_auto: bool = False,
-                 **implementations: Callable[..., Any]):
+    def __init__(self, portable: Callable[..., Any], **implementations: Callable[..., Any]):
         self.portable = portable
-        self.numba_auto = numba_auto
         self._table: dict[str, Callable[..., Any]] = {}
         # Per array library, the (name, implementation) pairs to try in order.
         self._candidates: dict[str, tuple[tuple[str, Callable[..., Any]], ...]] = {}
@@ -183,16 +142,12 @@ class FastPaths:
         its result."""
         if self._candidates and _ENABLED.get():
             for name, func in self._candidates.get(library_of(xp), ()):
-                if name == "numba" and not self._numba_allowed():
+                if name == "numba" and not numba_enabled():
                     continue
                 result = func(xp, *args, **kwargs)
                 if result is not NotImplemented:
                     return name, result
         return PORTABLE, self.portable(xp, *args, **kwargs)
-
-    def _numba_allowed(self) -> bool:
-        mode = _NUMBA.get()
-        return (mode is True or (mode is AUTO and self.numba_auto)) and _numba_installed()
 
     def __call__(self, xp: ModuleType, *args: Any, **kwargs: Any) -> Any:
         """The result of the first implementation that accepts the arguments (see :meth:`run`)."""

@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 # Modules whose ``KERNELS`` tuple lists kernel definitions (imported lazily, CuPy not needed).
-KERNEL_MODULES: tuple[str, ...] = ()
+KERNEL_MODULES: tuple[str, ...] = ("xplayers.optim.kernels",)
 
 
 @dataclass(frozen=True)

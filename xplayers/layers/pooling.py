@@ -7,8 +7,8 @@ kept; a later offset takes over only when strictly larger, so a tie keeps the fi
 in row-major window order, as PyTorch does (a NaN in a window makes its output NaN). The
 backward pass sends each window's gradient to that one offset, adding slice by slice so that
 overlapping windows accumulate correctly. Fast paths (:mod:`xplayers._fast_paths`): NumPy
-arrays the same loops by bit masks, without per-element branches; with numba (switched on,
-or automatically in long runs), 2x2 windows with stride 2 one pass per window
+arrays the same loops by bit masks, without per-element branches; with numba (switched on),
+2x2 windows with stride 2 one pass per window
 (:mod:`._pool_numba`); CuPy arrays one fused CUDA
 kernel per pass (:mod:`._pool_cupy`).
 """
@@ -21,7 +21,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from ..backend.checks import as_dtype, check_floating, check_shape
-from ..backend.fast_paths import FastPaths, numba_pays
+from ..backend.fast_paths import FastPaths, numba_enabled
 from ..backend.namespace import get_array_module
 from . import _bits
 from ._geometry import PoolGeometry, pool_geometry
@@ -189,12 +189,12 @@ def _numpy_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> 
 
 
 # --------------------------------------------------------------------------------------------
-# numba fast path (switched on, or automatic): 2x2 windows with stride 2, one pass per window.
+# numba fast path (switched on): 2x2 windows with stride 2, one pass per window.
 
 
 def _numba_takes(g: PoolGeometry, a: Any) -> bool:
     return (g.ph == g.pw == g.stride == 2 and type(a) is np.ndarray
-            and a.dtype in (np.float32, np.float64) and numba_pays(g.n * g.c * g.h * g.w))
+            and a.dtype in (np.float32, np.float64) and numba_enabled())
 
 
 def _numba_forward(xp: ModuleType, x: Any, g: PoolGeometry) -> Any:
@@ -237,9 +237,9 @@ def _cupy_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> A
     return _pool_cupy.max_pool_backward(dout, argmax, g)
 
 
-_forward = FastPaths(_portable_forward, numba_auto=True, numpy=_numpy_forward,
+_forward = FastPaths(_portable_forward, numpy=_numpy_forward,
                      numba=_numba_forward, cupy=_cupy_forward)
 """``(out, argmax)`` of max pooling ``x`` (N, C, H, W) with geometry ``g``."""
-_backward = FastPaths(_portable_backward, numba_auto=True, numpy=_numpy_backward,
+_backward = FastPaths(_portable_backward, numpy=_numpy_backward,
                       numba=_numba_backward, cupy=_cupy_backward)
 """``dx`` (N, C, H, W) from ``dout`` (N, C, Ho, Wo) and the forward's ``argmax``."""

@@ -1,229 +1,253 @@
-"""Fused update kernels behind :mod:`xplayers.optim`: one pass over each parameter's memory.
+"""The update engines, each derived from a rule's one formula (:mod:`xplayers.optim.formula`).
 
-Each rule is written three times with the same operations in the same order, so all give the
-portable body's numbers bit for bit (IEEE float32/float64, no reassociation, no FMA):
+``update(xp, spec, arrays, scalars) -> (next_w, *new_state)`` is a
+:class:`~xplayers.backend.fast_paths.FastPaths` table:
 
-- :data:`FORMULAS`: the body of a CuPy ``ElementwiseKernel`` per rule (one kernel launch per
-  update on the GPU). The statements are also valid Python, so the tests run the very same
-  string on NumPy arrays (:func:`run_formula`) against the portable body.
-- a NumPy body per rule, run in cache-sized blocks with ``out=`` ufuncs and two scratch
-  buffers: the default;
-- a numba kernel per rule (:mod:`xplayers._optim_numba`, a single loop), used when numba is
-  switched on, or by the automatic policy on big arrays in long runs
-  (:func:`xplayers._fast_paths.numba_pays`).
+- the portable body: the formula evaluated with ``xp``'s operators (any Array-API library);
+- ``numpy``: the formula run in cache-sized blocks with ``out=`` ufuncs (C-contiguous NumPy
+  arrays of at least :data:`MIN_FUSED_SIZE` elements);
+- ``numba``: one loop generated from the formula, when numba is installed and switched on
+  (``XPLAYERS_NUMBA=1`` or ``fast_paths(numba=True)``) and the call is that big;
+- ``cupy``: one ``ElementwiseKernel`` launch generated from the formula (:data:`KERNELS`
+  declares them for the NVRTC check).
 
-:func:`numpy_update`, :func:`numba_update` and :func:`cupy_update` are the fast paths of
-:mod:`xplayers.optim`'s update (registered there with :class:`xplayers._fast_paths.FastPaths`);
-each declines (``NotImplemented``) arrays it does not take.
-
-Every kernel writes fresh output arrays (``next_w`` and the new state): ``w``, ``dw`` and the
-old state are only read, as :mod:`xplayers.optim` promises.
+Each gives the portable body's numbers bit for bit (IEEE float32/float64, the same operations
+in the same order, no FMA contraction) and declines (``NotImplemented``) what it cannot run,
+including a formula calling a function it does not know. Every engine writes fresh outputs:
+``w``, ``g`` and the old state are only read.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
 import numpy as np
 
-from ..backend.fast_paths import numba_pays
+from ..backend.fast_paths import FastPaths, library_of, numba_enabled
 from ..backend.namespace import is_cupy_array
+from ..kernels.definitions import ElementwiseDefinition
+from .formula import BinOp, Formula, Name, Node, cuda_operation, evaluate, parse
+from .formula import python_loop_source as _loop_source
+from .specs import SPECS, UpdateSpec
 
-__all__ = ["FORMULAS", "cupy_update", "numba_update", "numpy_update", "run_formula"]
-
-# Inputs, outputs and scalars of each rule, in kernel argument order. Scalars are the
-# hyperparameters already combined on the host (e.g. ``1 - beta1``), as the portable body does.
-SIGNATURES: dict[str, tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]] = {
-    "sgd": (("w", "g"), ("w_out",), ("lr",)),
-    "sgd_momentum": (("w", "g", "v"), ("w_out", "v_out"), ("mu", "lr")),
-    "sgd_nesterov_momentum": (("w", "g", "v"), ("w_out", "v_out"), ("mu", "lr")),
-    "rmsprop": (("w", "g", "c"), ("w_out", "c_out"), ("lr", "decay", "one_minus_decay", "eps")),
-    "adam": (("w", "g", "m", "v"), ("w_out", "m_out", "v_out"),
-             ("beta1", "one_minus_beta1", "beta2", "one_minus_beta2", "step_scale",
-              "eps_scaled")),
-}
-
-# One statement per output; the parenthesisation fixes the portable body's evaluation order.
-FORMULAS: dict[str, str] = {
-    "sgd": "w_out = w - lr * g;",
-    "sgd_momentum": "v_out = mu * v - lr * g; w_out = w + v_out;",
-    "sgd_nesterov_momentum": "v_out = mu * v - lr * g; w_out = (w + v_out) + mu * (v_out - v);",
-    "rmsprop": ("c_out = decay * c + one_minus_decay * (g * g); "
-                "w_out = w - (lr * g) / (sqrt(c_out) + eps);"),
-    "adam": ("m_out = beta1 * m + one_minus_beta1 * g; "
-             "v_out = (g * g) * one_minus_beta2 + beta2 * v; "
-             "w_out = w - (m_out / (sqrt(v_out) + eps_scaled)) * step_scale;"),
-}
+__all__ = ["KERNELS", "MIN_FUSED_SIZE", "formula_of", "gather_update", "update"]
 
 # Below this many elements a fused kernel does not pay for its dispatch (biases, tiny nets).
 MIN_FUSED_SIZE = 4096
-# Elements per block of the NumPy fallback: a block of every operand stays in the L2 cache.
+# Elements per block of the NumPy engine: a block of every operand stays in the L2 cache.
 _BLOCK_BYTES = 1 << 18
-
-
-def run_formula(rule: str, xp: Any, arrays: dict[str, Any], scalars: dict[str, Any]) -> dict:
-    """Evaluate :data:`FORMULAS` ``[rule]`` as Python on arrays of ``xp``; returns the outputs.
-
-    This is how the tests check that the CuPy kernel's body computes what the portable body
-    computes, on machines without a GPU.
-    """
-    namespace: dict[str, Any] = {"sqrt": xp.sqrt, **arrays, **scalars}
-    exec(FORMULAS[rule], {"__builtins__": {}}, namespace)
-    return {name: namespace[name] for name in SIGNATURES[rule][1]}
-
-
-def _numpy_takes(arrays: tuple[Any, ...], in_place: bool) -> bool:
-    """C-contiguous NumPy arrays, big enough for a fused kernel to pay unless ``in_place``."""
-    for a in arrays:
-        if type(a) is not np.ndarray or not a.flags.c_contiguous:
-            return False
-    return in_place or arrays[0].size >= MIN_FUSED_SIZE
-
-
-def _prepare(rule: str, arrays: tuple[Any, ...], scalars: tuple[float, ...],
-             in_place: bool) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
-    """The output arrays (``w`` and the old state itself when ``in_place``, else fresh ones)
-    and the scalars cast to the arrays' dtype, so float32 stays float32 as NumPy's rules for
-    Python scalars keep it."""
-    w = arrays[0]
-    typed = tuple(w.dtype.type(s) for s in scalars)
-    if in_place:
-        return (w, *arrays[2:]), typed
-    return tuple(np.empty_like(w) for _ in SIGNATURES[rule][1]), typed
-
-
-def numpy_update(xp: ModuleType, rule: str, arrays: tuple[Any, ...],
-                 scalars: tuple[float, ...], in_place: bool) -> Any:
-    """``rule``'s outputs (next_w, new state) by the blocked NumPy body; see
-    :mod:`xplayers.optim` for the arguments."""
-    if not _numpy_takes(arrays, in_place):
-        return NotImplemented
-    outs, typed = _prepare(rule, arrays, scalars, in_place)
-    _blocked_numpy(rule, [a.reshape(-1) for a in (*arrays, *outs)], typed)
-    return outs
-
-
-def numba_update(xp: ModuleType, rule: str, arrays: tuple[Any, ...],
-                 scalars: tuple[float, ...], in_place: bool) -> Any:
-    """:func:`numpy_update` by the numba kernels (one loop; in place without a copy), when
-    :func:`~xplayers._fast_paths.numba_pays` says so."""
-    if not _numpy_takes(arrays, in_place) or not numba_pays(arrays[0].size):
-        return NotImplemented
-    from . import numba_loops as _optim_numba
-
-    outs, typed = _prepare(rule, arrays, scalars, in_place)
-    if in_place:
-        _optim_numba.IN_PLACE_KERNELS[rule](*(a.reshape(-1) for a in arrays), *typed)
-    else:
-        _optim_numba.KERNELS[rule](*(a.reshape(-1) for a in (*arrays, *outs)), *typed)
-    return outs
-
-
-def cupy_update(xp: ModuleType, rule: str, arrays: tuple[Any, ...],
-                scalars: tuple[float, ...], in_place: bool) -> Any:
-    """:func:`numpy_update` by one CuPy ``ElementwiseKernel`` launch (C-contiguous arrays)."""
-    if not all(is_cupy_array(a) and a.flags.c_contiguous for a in arrays):
-        return NotImplemented
-    w = arrays[0]
-    typed = tuple(w.dtype.type(s) for s in scalars)
-    outs = (w, *arrays[2:]) if in_place else ()
-    result = _cupy_kernel(rule)(*arrays, *typed, *outs)
-    return result if isinstance(result, tuple) else (result,)
-
-
-# -- CuPy ----------------------------------------------------------------------------------
-_CUPY_KERNELS: dict[str, Any] = {}
+# The functions each compiled engine knows; a formula calling another one is declined.
+_NUMPY_FUNCTIONS: dict[str, Callable[..., Any]] = {"sqrt": np.sqrt}
+_NUMBA_FUNCTIONS = {"sqrt": "np.sqrt"}
+_CUDA_FUNCTIONS = {"sqrt": "sqrt"}
+_UFUNCS = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}
 # NVRTC contracts a*b + c into one FMA by default, which rounds once instead of twice and so
-# would differ from the portable body's separate CuPy ufuncs.
+# would differ from the portable body's separate operations.
 _NO_FMA = ("--fmad=false",)
 
 
-def _cupy_kernel(rule: str) -> Any:
-    kernel = _CUPY_KERNELS.get(rule)
-    if kernel is None:
-        import cupy
-
-        inputs, outputs, scalars = SIGNATURES[rule]
-        kernel = cupy.ElementwiseKernel(
-            ", ".join(f"T {name}" for name in (*inputs, *scalars)),
-            ", ".join(f"T {name}" for name in outputs),
-            FORMULAS[rule], f"xplayers_{rule}", options=_NO_FMA)
-        _CUPY_KERNELS[rule] = kernel
-    return kernel
+def formula_of(spec: UpdateSpec) -> Formula:
+    """``spec``'s parsed formula."""
+    return parse(spec.name, spec.formula, tuple(var for _, var in spec.state))
 
 
-# -- NumPy fallback ------------------------------------------------------------------------
-def _blocked_numpy(rule: str, flat: list[np.ndarray], scalars: tuple[Any, ...]) -> None:
-    """Run ``rule`` block by block with ``out=`` ufuncs; same operations as the formula."""
+def _values(formula: Formula, arrays: tuple[Any, ...], scalars: tuple[Any, ...]) -> dict:
+    return {**dict(zip(formula.inputs, arrays, strict=True)),
+            **dict(zip(formula.scalars, scalars, strict=True))}
+
+
+def _portable(xp: ModuleType, spec: UpdateSpec, arrays: tuple[Any, ...],
+              scalars: tuple[float, ...]) -> tuple:
+    """The portable body: ``(next_w, *new_state)`` by ``xp``'s operators."""
+    formula = formula_of(spec)
+    return evaluate(formula, xp, _values(formula, arrays, scalars))
+
+
+def _numpy_takes(formula: Formula, arrays: tuple[Any, ...], known: Any) -> bool:
+    return (all(type(a) is np.ndarray and a.flags.c_contiguous for a in arrays)
+            and arrays[0].size >= MIN_FUSED_SIZE and formula.functions <= set(known))
+
+
+def _fresh_outputs(formula: Formula, arrays: tuple[Any, ...],
+                   scalars: tuple[float, ...]) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """Empty outputs like ``w``, and the scalars in ``w``'s dtype (float32 stays float32)."""
+    w = arrays[0]
+    return (tuple(np.empty_like(w) for _ in formula.outputs),
+            tuple(w.dtype.type(s) for s in scalars))
+
+
+# -- NumPy: the formula block by block with out= ufuncs ------------------------------------
+def _numpy(xp: ModuleType, spec: UpdateSpec, arrays: tuple[Any, ...],
+           scalars: tuple[float, ...]) -> Any:
+    formula = formula_of(spec)
+    if not _numpy_takes(formula, arrays, _NUMPY_FUNCTIONS):
+        return NotImplemented
+    outs, typed = _fresh_outputs(formula, arrays, scalars)
+    flat = [a.reshape(-1) for a in (*arrays, *outs)]
     size = flat[0].size
     block = max(1, _BLOCK_BYTES // flat[0].itemsize)
-    buf = np.empty((2, min(block, size)), dtype=flat[0].dtype)
-    body = _NUMPY_BODIES[rule]
+    pool: list[np.ndarray] = []  # scratch buffers of one block, reused across blocks
     for start in range(0, size, block):
         stop = min(start + block, size)
-        body(*(a[start:stop] for a in flat), *scalars, tmp=buf[0, : stop - start],
-             tmp2=buf[1, : stop - start])
+        values = dict(zip((*formula.inputs, *formula.outputs), (a[start:stop] for a in flat),
+                          strict=True))
+        values.update(zip(formula.scalars, typed, strict=True))
+        _run_blocked(formula, values, pool, stop - start, flat[0].dtype)
+    return outs
 
 
-# Each body may get its outputs aliased to its inputs (in place): an input element is read
-# before its output is written, and only ``tmp``/``tmp2`` hold intermediate values.
-def _sgd(w, g, w_out, lr, *, tmp, tmp2):
-    np.multiply(g, lr, out=tmp)
-    np.subtract(w, tmp, out=w_out)
+def _run_blocked(formula: Formula, values: dict[str, Any], pool: list[np.ndarray], n: int,
+                 dtype: np.dtype) -> None:
+    """Run the statements on one block; outputs are written into ``values``' output slices."""
+    free = [buf[:n] for buf in pool]
+    outputs = set(formula.outputs)
+
+    def scratch() -> np.ndarray:
+        if free:
+            return free.pop()
+        pool.append(np.empty(len(pool[0]) if pool else n, dtype))
+        return pool[-1][:n]
+
+    def run(node: Node, out: np.ndarray | None) -> Any:
+        """``node``'s value, written into ``out`` (or a scratch buffer) unless a bare name."""
+        if isinstance(node, Name):
+            value = values[node.id]
+            if out is not None:
+                np.copyto(out, value)
+                return out
+            return value
+        children = (node.arg,) if not isinstance(node, BinOp) else (node.left, node.right)
+        args = [run(child, None) for child in children]
+        for child, arg in zip(children, args, strict=True):
+            if not isinstance(child, Name):
+                free.append(arg)  # consumed below: its buffer may hold this node's result
+        target = scratch() if out is None else out
+        func = _UFUNCS[node.op] if isinstance(node, BinOp) else _NUMPY_FUNCTIONS[node.func]
+        func(*args, out=target)
+        return target
+
+    for target, node in formula.statements:
+        values[target] = run(node, values[target] if target in outputs else None)
 
 
-def _momentum(w, g, v, w_out, v_out, mu, lr, *, tmp, tmp2):
-    np.multiply(v, mu, out=v_out)
-    np.multiply(g, lr, out=tmp)
-    v_out -= tmp
-    np.add(w, v_out, out=w_out)
+# -- numba: one generated loop -------------------------------------------------------------
+@functools.cache
+def _numba_kernel(spec: UpdateSpec) -> Callable[..., None]:
+    import numba
+
+    func_name = f"_update_{spec.name}"
+    namespace: dict[str, Any] = {"np": np}
+    exec(_loop_source(formula_of(spec), func_name, _NUMBA_FUNCTIONS), namespace)
+    return numba.njit(nogil=True, boundscheck=False, error_model="numpy")(namespace[func_name])
 
 
-def _nesterov(w, g, v, w_out, v_out, mu, lr, *, tmp, tmp2):
-    np.multiply(v, mu, out=tmp)
-    np.multiply(g, lr, out=tmp2)
-    tmp -= tmp2  # the new velocity
-    np.subtract(tmp, v, out=tmp2)
-    tmp2 *= mu
-    np.add(w, tmp, out=w_out)
-    w_out += tmp2
-    np.copyto(v_out, tmp)
+def _numba(xp: ModuleType, spec: UpdateSpec, arrays: tuple[Any, ...],
+           scalars: tuple[float, ...]) -> Any:
+    formula = formula_of(spec)
+    if not _numpy_takes(formula, arrays, _NUMBA_FUNCTIONS) or not numba_enabled():
+        return NotImplemented
+    outs, typed = _fresh_outputs(formula, arrays, scalars)
+    _numba_kernel(spec)(*(a.reshape(-1) for a in (*arrays, *outs)), *typed)
+    return outs
 
 
-def _rmsprop(w, g, c, w_out, c_out, lr, decay, one_minus_decay, eps, *, tmp, tmp2):
-    np.multiply(c, decay, out=c_out)
-    np.multiply(g, g, out=tmp)
-    tmp *= one_minus_decay
-    c_out += tmp
-    np.sqrt(c_out, out=tmp)
-    tmp += eps
-    np.multiply(g, lr, out=tmp2)
-    np.divide(tmp2, tmp, out=tmp)
-    np.subtract(w, tmp, out=w_out)
+# -- CuPy: one ElementwiseKernel -----------------------------------------------------------
+def kernel_definition(spec: UpdateSpec) -> ElementwiseDefinition:
+    """The ``ElementwiseKernel`` of ``spec``: every argument of type ``T`` (the weights' dtype);
+    no output is ever passed aliased to an input (``aliases`` is empty)."""
+    formula = formula_of(spec)
+    return ElementwiseDefinition(
+        name=f"xplayers_{spec.name}",
+        in_params=", ".join(f"T {n}" for n in (*formula.inputs, *formula.scalars)),
+        out_params=", ".join(f"T {n}" for n in formula.outputs),
+        operation=cuda_operation(formula, _CUDA_FUNCTIONS),
+        options=_NO_FMA)
 
 
-def _adam(w, g, m, v, w_out, m_out, v_out, beta1, one_minus_beta1, beta2, one_minus_beta2,
-          step_scale, eps_scaled, *, tmp, tmp2):
-    np.multiply(m, beta1, out=m_out)
-    np.multiply(g, one_minus_beta1, out=tmp)
-    m_out += tmp
-    np.multiply(v, beta2, out=tmp)  # before v_out is written: v_out may be v
-    np.multiply(g, g, out=v_out)
-    v_out *= one_minus_beta2
-    v_out += tmp
-    np.sqrt(v_out, out=tmp)
-    tmp += eps_scaled
-    np.divide(m_out, tmp, out=tmp)
-    tmp *= step_scale
-    np.subtract(w, tmp, out=w_out)
+def gather_definition(spec: UpdateSpec, count: int) -> ElementwiseDefinition:
+    """The multi-tensor ``ElementwiseKernel`` of ``spec`` for ``count`` parameters.
+
+    Weights and state are flat (all parameters end to end); the gradients stay ``count``
+    separate ``raw`` arrays ``g0..``, parameter ``j`` starting at flat index ``o<j>``, so one
+    launch updates every parameter without first copying the gradients together.
+    """
+    formula = formula_of(spec)
+    select = f"g{count - 1}[i - o{count - 1}]" if count > 1 else "g0[i]"
+    for j in range(count - 2, -1, -1):
+        here = f"g{j}[i - o{j}]" if j else "g0[i]"
+        select = f"XPLAYERS_SELECT(i < o{j + 1}, {here}, {select})"
+    flat = [name for name in formula.inputs if name != "g"]
+    return ElementwiseDefinition(
+        name=f"xplayers_{spec.name}_x{count}",
+        in_params=", ".join([*(f"raw T g{j}" for j in range(count)),
+                             *(f"T {n}" for n in (*flat, *formula.scalars)),
+                             *(f"int64 o{j}" for j in range(1, count))]),
+        out_params=", ".join(f"T {n}" for n in formula.outputs),
+        operation=f"const T g_ = {select};\n"
+                  + cuda_operation(formula, _CUDA_FUNCTIONS, loaded=("g",)),
+        preamble="#define XPLAYERS_SELECT(c, a, b) ((c) ? (a) : (b))",
+        options=_NO_FMA)
 
 
-_NUMPY_BODIES: dict[str, Callable[..., None]] = {
-    "sgd": _sgd,
-    "sgd_momentum": _momentum,
-    "sgd_nesterov_momentum": _nesterov,
-    "rmsprop": _rmsprop,
-    "adam": _adam,
-}
+# Parameter counts whose multi-tensor kernels are declared for the NVRTC check: the code is
+# the same for every count, so a few stand for all.
+DECLARED_COUNTS = (1, 2, 6)
+MAX_GATHERED = 64  # kernel arguments stay well under CUDA's 4 KiB
+
+KERNELS: tuple[ElementwiseDefinition, ...] = (
+    *(kernel_definition(spec) for spec in SPECS),
+    *(gather_definition(spec, count) for spec in SPECS for count in DECLARED_COUNTS))
+"""The CuPy kernels of every registered rule (see :mod:`xplayers.kernels.definitions`)."""
+
+
+@functools.cache
+def _cupy_kernel(spec: UpdateSpec) -> Any:
+    import cupy
+
+    return kernel_definition(spec).build(cupy)
+
+
+def _cupy(xp: ModuleType, spec: UpdateSpec, arrays: tuple[Any, ...],
+          scalars: tuple[float, ...]) -> Any:
+    formula = formula_of(spec)
+    if (not all(is_cupy_array(a) and a.flags.c_contiguous for a in arrays)
+            or not formula.functions <= set(_CUDA_FUNCTIONS)):
+        return NotImplemented
+    typed = tuple(arrays[0].dtype.type(s) for s in scalars)
+    result = _cupy_kernel(spec)(*arrays, *typed)
+    return result if isinstance(result, tuple) else (result,)
+
+
+@functools.cache
+def _cupy_gather_kernel(spec: UpdateSpec, count: int) -> Any:
+    import cupy
+
+    return gather_definition(spec, count).build(cupy)
+
+
+def gather_update(xp: ModuleType, spec: UpdateSpec, grads: list[Any], flat: tuple[Any, ...],
+                  scalars: tuple[float, ...]) -> Any:
+    """``(next_w, *new_state)``, flat, by one CuPy launch of :func:`gather_definition`;
+    ``flat`` is ``(w, *state)`` laid end to end, ``grads`` the gradients in that order.
+    Declines (``NotImplemented``) off CuPy, for non-contiguous gradients, or too many."""
+    formula = formula_of(spec)
+    if (library_of(xp) != "cupy" or not 0 < len(grads) <= MAX_GATHERED
+            or not all(g.flags.c_contiguous for g in grads)
+            or not formula.functions <= set(_CUDA_FUNCTIONS)):
+        return NotImplemented
+    dtype = flat[0].dtype
+    offsets, start = [], 0
+    for g in grads[:-1]:
+        start += g.size
+        offsets.append(np.int64(start))
+    result = _cupy_gather_kernel(spec, len(grads))(
+        *grads, *flat, *(dtype.type(s) for s in scalars), *offsets)
+    return result if isinstance(result, tuple) else (result,)
+
+
+update = FastPaths(_portable, numpy=_numpy, numba=_numba, cupy=_cupy)
+"""``update(xp, spec, (w, g, *state), scalars) -> (next_w, *new_state)``; scalars in the
+order of ``formula_of(spec).scalars``."""

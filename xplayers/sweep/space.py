@@ -184,7 +184,7 @@ def to_train_settings(values: Mapping[str, Any]) -> dict[str, Any]:
 
 def _check_value(name: str, value: Any) -> None:
     """Refuse a setting that every trial using it would fail on, before any trial runs."""
-    from ..optim.rules import OPTIMIZERS
+    from ..optim.rules import optimizer_names
     from ..training.experiment import MODEL_CHOICES
 
     number, integer = as_real(value), as_integer(value)
@@ -197,7 +197,7 @@ def _check_value(name: str, value: Any) -> None:
     elif name == "dropout":
         ok, expected = number is not None and 0 <= number < 1, "a drop probability in [0, 1)"
     elif name == "optimizer":
-        ok, expected = value in OPTIMIZERS, f"one of {sorted(OPTIMIZERS)}"
+        ok, expected = value in optimizer_names(), f"one of {sorted(optimizer_names())}"
     elif name == "normalization":
         ok, expected = value in (None, "none", "batchnorm", "layernorm"), (
             "none, batchnorm or layernorm")

@@ -18,6 +18,7 @@ from ..backend.devices import device_context, device_name, resolve_device, to_de
 from ..backend.namespace import get_array_module, is_cupy_array
 from ..backend.random_streams import is_seed
 from ..backend.trusted_labels import labels_checked
+from ..optim.multi_tensor import update_all
 from ..optim.rules import get_optimizer
 from . import state as _training_state
 from .batches import BatchSampler, DeviceData
@@ -111,11 +112,10 @@ class Solver:
         self.update_rule: Callable[..., Any] = get_optimizer(update_rule)
         if optim_config is not None and not isinstance(optim_config, Mapping):
             raise ValueError(f"optim_config must be a dict, got {optim_config!r}")
-        if optim_config and optim_config.get("in_place"):
+        if optim_config and "in_place" in optim_config:
             raise ValueError(
-                "optim_config['in_place']=True is not supported by the Solver: it must be able "
-                "to undo a step that fails half-way through the update; use in-place updates in "
-                "a hand-written loop"
+                "optim_config['in_place'] is not supported: the in-place update mode was "
+                "removed (updates return new arrays, so a failed step can be undone); drop the key"
             )
         self.optim_config = dict(optim_config or {})
         self.lr_decay = check_positive_number("lr_decay", lr_decay)
@@ -175,11 +175,9 @@ class Solver:
         try:
             with self._trusted_labels(self.train_data):
                 loss, grads = self.model.loss(X_batch, y_batch)
-            updated, configs = {}, {}
-            for name, w in self.model.params.items():
-                updated[name], configs[name] = self.update_rule(
-                    w, grads[name], dict(self.optim_configs[name])
-                )
+            # One launch per step for all parameters on CuPy; writes nothing until success.
+            updated, configs = update_all(self.update_rule, self.model.params, grads,
+                                          self.optim_configs)
         except BaseException:
             self._rollback(before)
             raise
