@@ -60,15 +60,18 @@ def test_model_file_loads_and_scores_as_before(name, expected):
 @pytest.mark.parametrize("name", SOLVER_FILES)
 def test_solver_checkpoint_resumes_bit_for_bit(name, expected, tmp_path):
     prefix = f"solver_{name}"
+    shutil.copy(V1 / f"{prefix}_epoch_2.npz", tmp_path)
     seen = []
     solver = Solver.from_checkpoint(
-        V1 / f"{prefix}_epoch_2.npz", split(expected, kind_of(name)), verbose=False,
+        tmp_path / f"{prefix}_epoch_2.npz", split(expected, kind_of(name)), verbose=False,
         device="cpu", epoch_callback=lambda s: seen.append(
             {k: np.array(v) for k, v in s.model.params.items()}))
     assert solver.epoch == 2 and solver.num_epochs == 4
     solver.train()
 
     assert len(seen) == 2
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        f"{prefix}_epoch_{epoch}.npz" for epoch in (2, 3, 4)]
     for epoch, params in zip((3, 4), seen):
         for key, value in params.items():
             np.testing.assert_array_equal(value, expected[f"{prefix}/epoch_{epoch}/{key}"],
