@@ -72,7 +72,7 @@ def test_solver_checkpoint_resumes_bit_for_bit(name, expected, tmp_path):
     assert len(seen) == 2
     assert sorted(p.name for p in tmp_path.iterdir()) == [
         f"{prefix}_epoch_{epoch}.npz" for epoch in (2, 3, 4)]
-    for epoch, params in zip((3, 4), seen):
+    for epoch, params in zip((3, 4), seen, strict=True):
         for key, value in params.items():
             np.testing.assert_array_equal(value, expected[f"{prefix}/epoch_{epoch}/{key}"],
                                           err_msg=f"{key} after epoch {epoch}")
