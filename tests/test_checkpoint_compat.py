@@ -97,6 +97,8 @@ def test_cli_checkpoint_resumes_bit_for_bit(expected, tmp_path):
                        "--save", str(tmp_path / "model.npz"),
                        "--report", str(tmp_path / "report.json")])
     assert status == 0
+    assert sorted(p.name for p in tmp_path.glob("cli_run_*")) == [
+        f"cli_run_epoch_{n}.npz" for n in (1, 2, 3)]
     report = json.loads((tmp_path / "report.json").read_text())
     for key in (*HISTORIES, "train_accuracy", "val_accuracy", "test_accuracy",
                 "final_loss"):

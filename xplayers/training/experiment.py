@@ -143,7 +143,8 @@ def run_training(config: TrainConfig, *, checkpoint_name: str | None = None,
     resume : str or None
         A file written that way: the model, optimizer state and position come from it and
         training continues up to ``config.epochs`` epochs (``config`` should come from
-        :func:`resume_settings`).
+        :func:`resume_settings`). Without ``checkpoint_name`` the run keeps writing
+        checkpoints beside that file, under its prefix.
     epoch_callback : callable or None
         Goes to the :class:`~xplayers.solver.Solver`: called after each epoch (a sweep
         reports to Optuna and prunes there).
@@ -162,6 +163,8 @@ def run_training(config: TrainConfig, *, checkpoint_name: str | None = None,
                 "num_epochs": config.epochs, "checkpoint_name": checkpoint_name,
                 "epoch_callback": epoch_callback}
     if resume is not None:
+        if checkpoint_name is None:  # keep writing beside the file resumed from
+            del settings["checkpoint_name"]
         solver = Solver.from_checkpoint(resume, data, **settings)
         model = solver.model
     else:
