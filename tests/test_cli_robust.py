@@ -77,12 +77,12 @@ def test_resume_from_a_plain_model_names_the_option(tmp_path, capsys):
 
 
 def test_failed_save_is_one_line_without_temporary_names(tmp_path, capsys, monkeypatch):
-    from xplayers.models import checkpoint
+    from xplayers.checkpoint import format as checkpoint_format
 
     def refuse(path, write, binary=True):
         raise PermissionError(13, "Permission denied", str(tmp_path / ".m.npz.x1y2.tmp"))
 
-    monkeypatch.setattr(checkpoint, "atomic_write", refuse)
+    monkeypatch.setattr(checkpoint_format, "atomic_write", refuse)
     status, out, err = run(capsys, "--epochs", "1", "--quiet", "--save", str(tmp_path / "m.npz"))
     assert status == 2
     assert_one_line_error(err, "--save")

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .checkpoint import format as checkpoint_format
 from .checkpoint.atomic import atomic_write
 from .optim.rules import optimizer_names
 from .training.experiment import (
@@ -23,6 +24,7 @@ from .training.experiment import (
     dataset_options,
     resume_settings,
     run_training,
+    saved_model_extra,
 )
 
 
@@ -235,10 +237,8 @@ def _train(args: argparse.Namespace) -> int:
           f"accuracy train {report['train_accuracy']:.4f}, val {report['val_accuracy']:.4f}, "
           f"test {report['test_accuracy']:.4f}; final loss {report['final_loss']:.4f}")
     if args.save:
-        _write("--save", args.save, lambda: save_model(result.model, args.save, extra={
-            "dataset": config.dataset, "data_dir": config.data_dir,
-            "data_options": {k: v for k, v in dataset_options(config).items() if k != "root"},
-            "report": {k: v for k, v in report.items() if not k.endswith("history")}}))
+        _write("--save", args.save, lambda: save_model(
+            result.model, args.save, extra=saved_model_extra(config, report)))
         print(f"saved the model to {args.save}")
     if args.report:
         _write("--report", args.report, lambda: _write_json(args.report, report))
@@ -254,17 +254,17 @@ def _train(args: argparse.Namespace) -> int:
 def _data_description(extra: dict[str, Any]) -> dict[str, Any]:
     """``dataset``, ``data_dir`` and ``data_options`` of a model file written by ``--save``
     or of a checkpoint written by ``--checkpoint`` (whose run settings hold them)."""
-    user = extra.get("user")
-    settings = user.get("train_settings") if isinstance(user, dict) else None
-    if "dataset" in extra or not isinstance(settings, dict):
-        return extra
+    described = checkpoint_format.described_data(extra)
+    settings = checkpoint_format.train_settings(extra)
+    if described is not None or settings is None:
+        return described or {}
     try:
         config = TrainConfig(**settings)
         options = dataset_options(config)
     except (TypeError, ValueError):
-        return extra
-    return {"dataset": config.dataset, "data_dir": config.data_dir,
-            "data_options": {k: v for k, v in options.items() if k != "root"}}
+        return {}
+    return checkpoint_format.data_description(
+        config.dataset, config.data_dir, {k: v for k, v in options.items() if k != "root"})
 
 
 def _check_model_fits(path: str, model: Any, dataset: str, data: dict[str, Any]) -> None:

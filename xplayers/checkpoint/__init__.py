@@ -1,1 +1,2 @@
-"""The checkpoint file format (``.npz`` without pickle) and atomic writes."""
+"""Checkpoint files: the format and its upgrades (``format``), pickle-free reading of
+``.npz`` archives (``npz``) and atomic writes (``atomic``)."""

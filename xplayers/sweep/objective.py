@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..training.experiment import TrainConfig, dataset_options, run_training
+from ..training.experiment import TrainConfig, run_training, saved_model_extra
 from ..training.solver import Solver, TrainingDiverged
 from .space import SearchSpace, to_train_settings
 from .storage import worker_identity
@@ -28,9 +28,7 @@ METRICS = ("train_accuracy", "val_accuracy", "test_accuracy", "final_loss", "sec
 
 def checkpoint_extra(config: TrainConfig, report: Mapping[str, Any]) -> dict[str, Any]:
     """What ``xplayers train --save`` stores beside a model (so ``xplayers evaluate`` works)."""
-    return {"dataset": config.dataset, "data_dir": config.data_dir,
-            "data_options": {k: v for k, v in dataset_options(config).items() if k != "root"},
-            "report": {k: v for k, v in report.items() if not k.endswith("history")}}
+    return saved_model_extra(config, dict(report))
 
 
 @dataclass

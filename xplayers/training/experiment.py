@@ -12,6 +12,7 @@ from typing import Any
 
 from ..backend.cuda import cuda_status
 from ..backend.devices import resolve_device
+from ..checkpoint import format as checkpoint_format
 from ..data import load_dataset
 from ..models import FullyConnectedNet, Model, ThreeLayerConvNet, TwoLayerNet
 from .solver import Solver
@@ -68,6 +69,15 @@ def dataset_options(config: TrainConfig) -> dict[str, Any]:
     return options
 
 
+def saved_model_extra(config: TrainConfig, report: dict[str, Any]) -> dict[str, Any]:
+    """What ``xplayers train --save`` and the sweeps store beside a trained model, so that
+    ``xplayers evaluate`` finds its data (the report without its histories)."""
+    options = {k: v for k, v in dataset_options(config).items() if k != "root"}
+    return checkpoint_format.run_description(
+        config.dataset, config.data_dir, options,
+        {k: v for k, v in report.items() if not k.endswith("history")})
+
+
 def build_model(config: TrainConfig, input_shape: tuple[int, ...], num_classes: int) -> Model:
     """The model ``config`` asks for, sized for inputs of ``input_shape`` (one example)."""
     input_dim = 1
@@ -110,11 +120,8 @@ def resume_settings(path: str) -> TrainConfig:
     ValueError
         Naming the file when it holds no such settings.
     """
-    from ..models.checkpoint import read_archive
-
-    meta, _ = read_archive(path)
-    user = meta["extra"].get("user")
-    settings = user.get("train_settings") if isinstance(user, dict) else None
+    meta, _ = checkpoint_format.read(path)
+    settings = checkpoint_format.train_settings(meta[checkpoint_format.EXTRA])
     known = set(TrainConfig.__dataclass_fields__)
     if not isinstance(settings, dict) or not set(settings) <= known:
         raise ValueError(f"checkpoint {path!r} was not written by 'xplayers train "
@@ -136,7 +143,8 @@ def run_training(config: TrainConfig, *, checkpoint_name: str | None = None,
     resume : str or None
         A file written that way: the model, optimizer state and position come from it and
         training continues up to ``config.epochs`` epochs (``config`` should come from
-        :func:`resume_settings`).
+        :func:`resume_settings`). Without ``checkpoint_name`` the run keeps writing
+        checkpoints beside that file, under its prefix.
     epoch_callback : callable or None
         Goes to the :class:`~xplayers.solver.Solver`: called after each epoch (a sweep
         reports to Optuna and prunes there).
@@ -155,6 +163,8 @@ def run_training(config: TrainConfig, *, checkpoint_name: str | None = None,
                 "num_epochs": config.epochs, "checkpoint_name": checkpoint_name,
                 "epoch_callback": epoch_callback}
     if resume is not None:
+        if checkpoint_name is None:  # keep writing beside the file resumed from
+            del settings["checkpoint_name"]
         solver = Solver.from_checkpoint(resume, data, **settings)
         model = solver.model
     else:
@@ -163,7 +173,7 @@ def run_training(config: TrainConfig, *, checkpoint_name: str | None = None,
                         optim_config={"learning_rate": config.learning_rate},
                         lr_decay=config.lr_decay, batch_size=config.batch_size,
                         num_train_samples=None, seed=config.seed, **settings)
-    solver.checkpoint_extra = {"train_settings": asdict(config)}
+    solver.checkpoint_extra = checkpoint_format.with_train_settings(asdict(config))
     if config.verbose:
         what = f"resuming at epoch {solver.epoch}: " if resume is not None else ""
         print(f"xplayers: {what}training {type(model).__name__} on {config.dataset} "

@@ -3,33 +3,30 @@
 from __future__ import annotations
 
 import contextlib
-import math
-import numbers
 import os
-import time
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..backend.checks import check_positive_int, check_positive_number
-from ..backend.devices import device_context, device_name, resolve_device, to_device, to_numpy
-from ..backend.namespace import get_array_module, is_cupy_array
+from ..backend.devices import device_context, resolve_device
 from ..backend.random_streams import is_seed
 from ..backend.trusted_labels import labels_checked
 from ..optim.multi_tensor import update_all
 from ..optim.rules import get_optimizer
+from . import model_access as _model
 from . import state as _training_state
 from .batches import BatchSampler, DeviceData
+from .divergence import (
+    DivergenceHandler,
+    TrainingDiverged,
+    first_non_finite,
+    restore_best_and_raise,
+)
+from .progress import accuracy_line, loss_line, progress_bar, say, summary
 
 __all__ = ["Solver", "TrainingDiverged"]
 
 _REQUIRED_DATA = ("X_train", "y_train", "X_val", "y_val")
-
-
-class TrainingDiverged(FloatingPointError):
-    """The training loss became NaN or infinite; the model holds its best parameters."""
 
 
 class Solver:
@@ -82,7 +79,13 @@ class Solver:
     best_params : dict
         The parameters with the best validation accuracy; the model holds them after
         :meth:`train`.
+    on_divergence : callable
+        ``on_divergence(solver, loss_value, iteration)`` at the first NaN or infinite loss;
+        the default restores the best parameters and raises :class:`TrainingDiverged`
+        (see :mod:`xplayers.training.divergence`).
     """
+
+    on_divergence: DivergenceHandler = staticmethod(restore_best_and_raise)
 
     def __init__(
         self,
@@ -103,7 +106,7 @@ class Solver:
         seed: int | None = None,
         epoch_callback: Callable[[Solver], None] | None = None,
     ) -> None:
-        _check_model(model)
+        _model.check_model(model)
         missing = [key for key in _REQUIRED_DATA if key not in data]
         if missing:
             raise ValueError(f"data is missing {missing}; it needs {list(_REQUIRED_DATA)}")
@@ -125,7 +128,7 @@ class Solver:
                                                     optional=True)
         self.num_val_samples = check_positive_int("num_val_samples", num_val_samples,
                                                   optional=True)
-        self.checkpoint_name = _checkpoint_name(checkpoint_name)
+        self.checkpoint_name = _model.checkpoint_name(checkpoint_name)
         self.print_every = check_positive_int("print_every", print_every)
         self.verbose = bool(verbose)
         if seed is not None and not is_seed(seed):
@@ -136,7 +139,7 @@ class Solver:
         self.epoch_callback = epoch_callback
         #: JSON-serialisable information saved in every checkpoint (``extra['user']``).
         self.checkpoint_extra: dict[str, Any] = {}
-        self.num_classes = _num_classes(model)
+        self.num_classes = _model.num_classes(model)
 
         self.device = resolve_device(device)
         with device_context(self.device):
@@ -148,7 +151,7 @@ class Solver:
             self.val_data = DeviceData(data["X_val"], data["y_val"], self.device,
                                        self.num_classes, name="validation")
             self.sampler = BatchSampler(self.train_data, self.batch_size, self.seed)
-        _move_model(model, self.device)
+        _model.move_model(model, self.device)
         self._reset()
 
     def _reset(self) -> None:
@@ -171,13 +174,11 @@ class Solver:
         they were.
         """
         X_batch, y_batch = self.train_data.take(indices)
-        before = _model_state(self.model)
+        before = _model.model_state(self.model)
         try:
             with self._trusted_labels(self.train_data):
                 loss, grads = self.model.loss(X_batch, y_batch)
-            # One launch per step for all parameters on CuPy; writes nothing until success.
-            updated, configs = update_all(self.update_rule, self.model.params, grads,
-                                          self.optim_configs)
+            updated, configs = self._updates(grads)
         except BaseException:
             self._rollback(before)
             raise
@@ -185,50 +186,43 @@ class Solver:
         self.optim_configs.update(configs)
         self._pending_losses.append(loss)
 
+    def _updates(self, grads: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+        """``(new params, new optimizer configs)`` for ``grads``; changes nothing itself."""
+        # One launch per step for all parameters on CuPy; writes nothing until success.
+        return update_all(self.update_rule, self.model.params, grads, self.optim_configs)
+
     def _rollback(self, state_before: Mapping[str, Any]) -> None:
         """Undo a failed step: the forward may have moved running statistics."""
-        _load_model_state(self.model, state_before)
+        _model.load_model_state(self.model, state_before)
 
     def _trusted_labels(self, data: DeviceData) -> Any:
         if data.labels_checked and self.num_classes is not None:
             return labels_checked(self.num_classes)
         return contextlib.nullcontext()
 
-    # -- divergence ----------------------------------------------------------------------
+    # -- losses and divergence ----------------------------------------------------------
     def _flush_losses(self) -> None:
         """Read the pending losses from the device at once into ``loss_history`` (floats).
 
-        Raises :class:`TrainingDiverged` (via :meth:`_diverged`) at the first NaN or
-        infinite loss.
+        At the first NaN or infinite loss, calls :attr:`on_divergence` (by default: restore
+        the best parameters and raise :class:`TrainingDiverged`).
         """
         pending, self._pending_losses = self._pending_losses, []
-        values = _floats(pending)
+        values = _model.floats(pending)
         first = len(self.loss_history)
         self.loss_history.extend(values)
-        for offset, value in enumerate(values):
-            if not math.isfinite(value):
-                del self.loss_history[first + offset:]
-                self._diverged(value, first + offset + 1)
-
-    def _diverged(self, loss_value: float, iteration: int) -> None:
-        """Restore the best parameters and running statistics, then raise TrainingDiverged."""
-        self._restore_best()
-        lr = next(iter(self.optim_configs.values())).get("learning_rate")
-        raise TrainingDiverged(
-            f"the training loss became {loss_value} at iteration {iteration} "
-            f"(epoch {self.epoch + 1}); the model now holds the best parameters and running "
-            f"statistics so far (val acc {self.best_val_acc:.4f}). Try a smaller learning "
-            f"rate (now {lr}) or weight_scale."
-        )
+        bad = first_non_finite(values)
+        if bad is not None:
+            self.on_divergence(self, values[bad], first + bad + 1)
 
     def _record_best(self) -> None:
         # Copies: an update rule may change weights in place (the course's sgd does).
-        self.best_params: dict[str, Any] = _copies(self.model.params)
-        self.best_state: dict[str, Any] = _copies(_model_state(self.model))
+        self.best_params: dict[str, Any] = _model.copies(self.model.params)
+        self.best_state: dict[str, Any] = _model.copies(_model.model_state(self.model))
 
     def _restore_best(self) -> None:
-        self.model.params = _copies(self.best_params)
-        _load_model_state(self.model, _copies(self.best_state))
+        self.model.params = _model.copies(self.best_params)
+        _model.load_model_state(self.model, _model.copies(self.best_state))
 
     # -- accuracy and validation loss ----------------------------------------------------
     def _accuracy(self, data: DeviceData, num_samples: int | None, batch_size: int) -> float:
@@ -259,7 +253,7 @@ class Solver:
         finally:
             if was_training:
                 model.train()
-        return _floats([total])[0] / n
+        return _model.floats([total])[0] / n
 
     def check_accuracy(
         self, X: Any, y: Any, num_samples: int | None = None, batch_size: int = 100
@@ -289,10 +283,9 @@ class Solver:
     def _train(self) -> None:
         per_epoch = self.sampler.batches_per_epoch
         num_iterations = self.num_epochs * per_epoch
-        bar = _progress(num_iterations, self.verbose)
+        bar = progress_bar(num_iterations, self.verbose)
         if bar is not None:
             bar.update(self.epoch * per_epoch)
-        start = time.perf_counter()
         try:
             if not self.val_acc_history:
                 self._record_accuracy(bar)
@@ -317,12 +310,11 @@ class Solver:
         except BaseException:
             # The steps that ran keep their losses; a failed step has rolled itself back.
             pending, self._pending_losses = self._pending_losses, []
-            self.loss_history.extend(_floats(pending))
+            self.loss_history.extend(_model.floats(pending))
             raise
         finally:
             if bar is not None:
                 bar.close()
-        self.train_seconds = time.perf_counter() - start
         self._restore_best()
 
     def _call_epoch_callback(self) -> None:
@@ -339,7 +331,7 @@ class Solver:
         if bar is not None:
             bar.set_postfix(loss=f"{self.loss_history[-1]:.4f}", refresh=False)
         if self.verbose:
-            _say(bar, f"(Iteration {t} / {num_iterations}) loss: {self.loss_history[-1]:f}")
+            say(bar, loss_line(t, num_iterations, self.loss_history[-1]))
 
     def _record_accuracy(self, bar: Any) -> None:
         train_acc = self._accuracy(self.train_data, self.num_train_samples, 100)
@@ -350,9 +342,7 @@ class Solver:
         if val_loss is not None:
             self.val_loss_history.append(val_loss)
         if self.verbose:
-            loss_text = "" if val_loss is None else f"; val_loss: {val_loss:f}"
-            _say(bar, f"(Epoch {self.epoch} / {self.num_epochs}) train acc: {train_acc:f}; "
-                      f"val_acc: {val_acc:f}{loss_text}")
+            say(bar, accuracy_line(self.epoch, self.num_epochs, train_acc, val_acc, val_loss))
         first = len(self.val_acc_history) == 1
         if first or val_acc > self.best_val_acc:
             self.best_val_acc = max(val_acc, self.best_val_acc)
@@ -365,19 +355,8 @@ class Solver:
         Written at the end of an epoch, it lets :meth:`from_checkpoint` continue exactly
         where this Solver stands.
         """
-        from ..models.checkpoint import save_model
-
         self._flush_losses()
-        info, arrays = _training_state.pack(self)
-        extra = {
-            "update_rule": self.update_rule_name if isinstance(self.update_rule_name, str)
-            else getattr(self.update_rule_name, "__name__", "custom"), "lr_decay": self.lr_decay,
-            "batch_size": self.batch_size, "num_epochs": self.num_epochs, "epoch": self.epoch,
-            "loss_history": self.loss_history, "train_acc_history": self.train_acc_history,
-            "val_acc_history": self.val_acc_history, "solver": info,
-            "user": self.checkpoint_extra,
-        }
-        save_model(self.model, path, extra=extra, arrays=arrays)
+        _training_state.save(self, path)
 
     def _save_checkpoint(self) -> None:
         if self.checkpoint_name is None:
@@ -394,6 +373,8 @@ class Solver:
         N - k more gives the same parameters as N epochs in one go (bit for bit on the same
         device). ``overrides`` are constructor arguments (``num_epochs``, ``device``,
         ``verbose``, ``checkpoint_name``, ``epoch_callback``, ...) replacing saved settings.
+        A file named ``{prefix}_epoch_{N}.npz`` (as the Solver writes them) keeps writing
+        ``{prefix}_epoch_{N+1}.npz``, ... unless ``checkpoint_name`` says otherwise.
 
         Raises
         ------
@@ -402,12 +383,10 @@ class Solver:
         ValueError
             Naming the file, when it is damaged or holds no training state.
         """
-        from ..models.checkpoint import build_model, read_archive
-
-        meta, entries = read_archive(path)
-        model = build_model(path, meta, entries)
-        state = _training_state.unpack(f"checkpoint {str(path)!r}", meta, entries, model)
+        model, state, user = _training_state.load(path)
         settings = {**state.settings, **overrides}
+        if "checkpoint_name" not in overrides:
+            settings["checkpoint_name"] = _training_state.resumed_checkpoint_name(path, state.epoch)
         if settings["update_rule"] is None:
             raise ValueError(f"checkpoint {str(path)!r} was trained with a custom update rule "
                              "function; pass it again as update_rule=")
@@ -415,114 +394,10 @@ class Solver:
         if state.epoch > solver.num_epochs:
             raise ValueError(f"num_epochs ({solver.num_epochs}) is below the checkpoint's "
                              f"epoch {state.epoch}")
-        solver._resume(state)
-        user = meta["extra"].get("user")
-        solver.checkpoint_extra = dict(user) if isinstance(user, dict) else {}
+        _training_state.restore(solver, state)
+        solver.checkpoint_extra = user
         return solver
 
-    def _resume(self, state: _training_state.TrainingState) -> None:
-        self.epoch = state.epoch
-        for key, values in state.histories.items():
-            setattr(self, key, list(values))
-        self.best_val_acc = state.best_val_acc
-        self.sampler.rng_state = state.rng_state
-        dtype = self.model.dtype
-        self.optim_configs = {name: _beside(self.model.params, config)
-                              for name, config in state.optim_configs.items()}
-        self.best_params = _beside(self.model.params, {k: v.astype(dtype) for k, v in
-                                                       state.best_params.items()})
-        self.best_state = _beside(self.model.params, {k: v.astype(dtype) for k, v in
-                                                      state.best_state.items()})
+    def __repr__(self) -> str:
+        return summary(self)
 
-
-# -- helpers -----------------------------------------------------------------------------
-def _check_model(model: Any) -> None:
-    missing = []
-    params = getattr(model, "params", None)
-    if not isinstance(params, Mapping) or not params:
-        missing.append("a non-empty 'params' dict of arrays")
-    if not callable(getattr(model, "loss", None)):
-        missing.append("a 'loss(X, y=None)' method")
-    if missing:
-        raise TypeError(f"model must have {' and '.join(missing)}, like the course's models; "
-                        f"got a {type(model).__name__} without them")
-
-
-def _num_classes(model: Any) -> int | None:
-    config = getattr(model, "config", None)
-    classes = config.get("num_classes") if isinstance(config, Mapping) else None
-    return int(classes) if isinstance(classes, numbers.Integral) else None
-
-
-def _move_model(model: Any, device: str) -> None:
-    if callable(getattr(model, "to", None)):
-        model.to(device)
-    else:
-        model.params = to_device(dict(model.params), device)
-
-
-def _beside(params: Mapping[str, Any], values: Mapping[str, Any]) -> dict[str, Any]:
-    """``values``' host arrays moved to the library and device of ``params`` (scalars kept)."""
-    first = next(iter(params.values()))
-    if isinstance(first, np.ndarray):
-        return dict(values)
-    if is_cupy_array(first):
-        return to_device(dict(values), device_name(first))
-    xp = get_array_module(first)
-    return {k: xp.asarray(v, device=first.device) if isinstance(v, np.ndarray) else v
-            for k, v in values.items()}
-
-
-def _model_state(model: Any) -> dict[str, Any]:
-    return model.state() if callable(getattr(model, "state", None)) else {}
-
-
-def _load_model_state(model: Any, state: Mapping[str, Any]) -> None:
-    if callable(getattr(model, "load_state", None)):
-        model.load_state(state)
-
-
-def _floats(values: list[Any]) -> list[float]:
-    """Python floats of 0-d arrays or numbers, read from their device in one transfer."""
-    if all(isinstance(v, (numbers.Real, np.ndarray)) for v in values):
-        return [float(v) for v in values]
-    on_device = [v for v in values if not isinstance(v, (numbers.Real, np.ndarray))]
-    xp = get_array_module(*on_device)
-    host = to_numpy(xp.stack([xp.reshape(v, ()) for v in on_device]))
-    read = iter(host.tolist())
-    return [float(v) if isinstance(v, (numbers.Real, np.ndarray)) else float(next(read))
-            for v in values]
-
-
-def _copies(arrays: Mapping[str, Any]) -> dict[str, Any]:
-    return {name: get_array_module(a).asarray(a, copy=True) for name, a in arrays.items()}
-
-
-def _checkpoint_name(name: Any) -> str | None:
-    """``name`` as a string, after checking its folder exists and is writable."""
-    if name is None:
-        return None
-    if not isinstance(name, (str, os.PathLike)):
-        raise ValueError(f"checkpoint_name must be a path prefix (str), got {name!r}")
-    folder = Path(name).parent
-    if not folder.is_dir() or not os.access(folder, os.W_OK):
-        raise ValueError(f"checkpoint_name {str(name)!r}: the folder {str(folder)!r} does not "
-                         "exist or is not writable")
-    return os.fspath(name)
-
-
-def _progress(total: int, enabled: bool) -> Any:
-    if not enabled:
-        return None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return None
-    return tqdm(total=total, unit="it", leave=False, dynamic_ncols=True)
-
-
-def _say(bar: Any, message: str) -> None:
-    if bar is not None:
-        bar.write(message)
-    else:
-        print(message)
