@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A representative subset of the test-suite (dense layers, update rules, losses) on one Python
 # version, against xplayers INSTALLED from this tree into a fresh venv, run from a copy of the
-# tests outside the source tree. Extra pip requirements pin the dependencies to test, e.g.
+# tests outside the source tree, then one epoch of `xplayers train --dataset synthetic`. Extra pip requirements pin the dependencies to test, e.g.
 #   bash ci/subset_suite.sh 3.10 "numpy==2.1.*"      (the oldest NumPy claimed)
 #   bash ci/subset_suite.sh 3.13                     (the newest releases)
 # With SUBSET_WHEEL=path/to.whl, that wheel is installed instead of building this tree.
@@ -34,3 +34,6 @@ print(f"== subset: Python {sys.version.split()[0]}, NumPy {numpy.__version__}, "
       f"array-api-compat {array_api_compat.__version__}, xplayers from {xplayers.__file__}")
 PY
 "$work/venv/bin/python" -m pytest -q -p no:cacheprovider "${subset[@]}"
+# One epoch through the installed command, progress bar on (tqdm, a runtime dependency).
+"$work/venv/bin/xplayers" train --dataset synthetic --epochs 1 --device cpu --report report.json
+test -s report.json
