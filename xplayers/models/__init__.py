@@ -1,6 +1,7 @@
 """Models: ``params`` dict, ``reg``, and ``loss(X, y=None)`` as in the course."""
 
 from .base import Model
+from .captioning_rnn import CaptioningRNN
 from .checkpoint import load_model, save_model
 from .conv_net import ThreeLayerConvNet
 from .fc_net import FullyConnectedNet
@@ -14,6 +15,7 @@ MODELS: dict[str, type[Model]] = {
 
 __all__ = [
     "MODELS",
+    "CaptioningRNN",
     "FullyConnectedNet",
     "Model",
     "ThreeLayerConvNet",
