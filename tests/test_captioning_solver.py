@@ -1,0 +1,135 @@
+"""CaptioningSolver: the course's loop and sampling, update rules, resuming, bad data."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xplayers.captioning_solver import CaptioningSolver
+from xplayers.models import CaptioningRNN
+from xplayers.optim import adam
+
+VOCAB = {"<NULL>": 0, "<START>": 1, "<END>": 2, "a": 3, "b": 4, "c": 5, "d": 6}
+
+
+def _data(rng, n=20, images=6, d=8):
+    captions = np.zeros((n, 6), dtype=np.int32)
+    captions[:, 0] = 1
+    idxs = rng.integers(images, size=n).astype(np.int32)
+    for i, image in enumerate(idxs):  # each image has its own words: a learnable task
+        length = 1 + image % 3
+        captions[i, 1 : 1 + length] = 3 + (image + np.arange(length)) % 4
+        captions[i, 1 + length] = 2
+    return {"train_captions": captions, "train_image_idxs": idxs,
+            "train_features": rng.standard_normal((images, d)).astype(np.float32)}
+
+
+def _model(cell_type="rnn", seed=0):
+    return CaptioningRNN(VOCAB, input_dim=8, wordvec_dim=6, hidden_dim=16,
+                         cell_type=cell_type, seed=seed)
+
+
+@pytest.mark.parametrize("cell_type", ["rnn", "lstm"])
+def test_overfits_a_small_set(rng, cell_type):
+    data = _data(rng)
+    solver = CaptioningSolver(_model(cell_type), data, update_rule="adam", num_epochs=60,
+                              batch_size=10, optim_config={"learning_rate": 2e-2},
+                              lr_decay=0.99, verbose=False, device="cpu", seed=0)
+    solver.train()
+    assert len(solver.loss_history) == 60 * 2
+    assert solver.loss_history[-1] < 0.1 * solver.loss_history[0]
+    assert solver.epoch == 60
+    assert solver.optim_configs["Wx"]["learning_rate"] == pytest.approx(2e-2 * 0.99**60)
+
+
+def test_matches_the_course_loop_step_for_step(rng):
+    data = _data(rng)
+    np.random.seed(231)  # noqa: NPY002
+    solver = CaptioningSolver(_model(seed=1), data, update_rule="adam", num_epochs=3,
+                              batch_size=7, optim_config={"learning_rate": 1e-2},
+                              lr_decay=0.5, verbose=False, device="cpu")
+    solver.train()
+    # the course's CaptioningSolver, written out: np.random.choice each step, adam, decay
+    np.random.seed(231)  # noqa: NPY002
+    model = _model(seed=1)
+    configs = {k: {"learning_rate": 1e-2} for k in model.params}
+    losses = []
+    per_epoch = 20 // 7
+    for t in range(3 * per_epoch):
+        mask = np.random.choice(20, 7)  # noqa: NPY002
+        captions = data["train_captions"][mask]
+        features = data["train_features"][data["train_image_idxs"][mask]]
+        loss, grads = model.loss(features, captions)
+        losses.append(float(loss))
+        for k, w in model.params.items():
+            model.params[k], configs[k] = adam(w, grads[k], configs[k])
+        if (t + 1) % per_epoch == 0:
+            for config in configs.values():
+                config["learning_rate"] *= 0.5
+    assert solver.loss_history == losses
+    for k, w in model.params.items():
+        np.testing.assert_array_equal(solver.model.params[k], w)
+
+
+def test_prints_the_course_lines(rng, capsys):
+    solver = CaptioningSolver(_model(), _data(rng), num_epochs=2, batch_size=5, print_every=3,
+                              optim_config={"learning_rate": 1e-3}, device="cpu", seed=0)
+    solver.train()
+    out = capsys.readouterr().out
+    lines = [line for line in out.splitlines() if line.startswith("(Iteration")]
+    assert [line.split(")")[0] for line in lines] == [
+        "(Iteration 1 / 8", "(Iteration 4 / 8", "(Iteration 7 / 8"]
+
+
+def test_seed_leaves_global_state_alone(rng):
+    state = np.random.get_state()[1].copy()  # noqa: NPY002
+    CaptioningSolver(_model(), _data(rng), num_epochs=1, batch_size=5, verbose=False,
+                     device="cpu", seed=3).train()
+    np.testing.assert_array_equal(np.random.get_state()[1], state)  # noqa: NPY002
+
+
+def test_resume_gives_the_uninterrupted_run(rng, tmp_path):
+    data = _data(rng)
+    kwargs = dict(update_rule="adam", optim_config={"learning_rate": 1e-2}, lr_decay=0.9,
+                  batch_size=6, verbose=False, device="cpu", seed=5)
+    whole = CaptioningSolver(_model("lstm"), data, num_epochs=4, **kwargs)
+    whole.train()
+    first = CaptioningSolver(_model("lstm"), data, num_epochs=2,
+                             checkpoint_name=str(tmp_path / "cap"), **kwargs)
+    first.train()
+    resumed = CaptioningSolver.from_checkpoint(tmp_path / "cap_epoch_2.npz", data,
+                                               num_epochs=4, checkpoint_name=None)
+    assert resumed.epoch == 2 and resumed.model.word_to_idx == VOCAB
+    resumed.train()
+    assert resumed.loss_history == whole.loss_history
+    for k, w in whole.model.params.items():
+        np.testing.assert_array_equal(resumed.model.params[k], w)
+
+
+def test_diverging_run_warns_once_and_carries_on(rng):
+    solver = CaptioningSolver(_model(), _data(rng), num_epochs=3, batch_size=5,
+                              optim_config={"learning_rate": 1e30}, verbose=False,
+                              device="cpu", seed=0)
+    with pytest.warns(RuntimeWarning, match="the training loss became") as record:
+        solver.train()
+    assert len([w for w in record if "training loss" in str(w.message)]) == 1
+    assert len(solver.loss_history) == 12 and not np.isfinite(solver.loss_history[-1])
+
+
+def test_bad_data_is_named(rng, tmp_path):
+    data = _data(rng)
+    with pytest.raises(ValueError, match=r"data is missing \['train_features'\]"):
+        CaptioningSolver(_model(), {k: v for k, v in data.items() if k != "train_features"})
+    bad = dict(data, train_captions=data["train_captions"] + 7)
+    with pytest.raises(ValueError, match=r"word indices in \[0, 7\)"):
+        CaptioningSolver(_model(), bad, device="cpu")
+    bad = dict(data, train_image_idxs=data["train_image_idxs"] + 6)
+    with pytest.raises(ValueError, match=r"train_image_idxs'\] must lie in \[0, 6\)"):
+        CaptioningSolver(_model(), bad, device="cpu")
+    with pytest.raises(ValueError, match="batch_size must be a positive integer"):
+        CaptioningSolver(_model(), data, batch_size=0, device="cpu")
+    with pytest.raises(ValueError, match="unknown update rule 'nope'"):
+        CaptioningSolver(_model(), data, update_rule="nope", device="cpu")
+    _model().save(tmp_path / "plain.npz")
+    with pytest.raises(ValueError, match="holds no CaptioningSolver state"):
+        CaptioningSolver.from_checkpoint(tmp_path / "plain.npz", data)
