@@ -110,7 +110,8 @@ def test_diverging_run_warns_once_and_carries_on(rng):
     solver = CaptioningSolver(_model(), _data(rng), num_epochs=3, batch_size=5,
                               optim_config={"learning_rate": 1e30}, verbose=False,
                               device="cpu", seed=0)
-    with pytest.warns(RuntimeWarning, match="the training loss became") as record:
+    with pytest.warns(RuntimeWarning, match="the training loss became") as record, \
+            np.errstate(all="ignore"):
         solver.train()
     assert len([w for w in record if "training loss" in str(w.message)]) == 1
     assert len(solver.loss_history) == 12 and not np.isfinite(solver.loss_history[-1])
@@ -133,3 +134,45 @@ def test_bad_data_is_named(rng, tmp_path):
     _model().save(tmp_path / "plain.npz")
     with pytest.raises(ValueError, match="holds no CaptioningSolver state"):
         CaptioningSolver.from_checkpoint(tmp_path / "plain.npz", data)
+
+
+def test_a_step_reads_nothing_back_from_the_device(rng, monkeypatch):
+    """Host reads of array_api_strict arrays (standing in for a GPU) during training steps."""
+    strict = pytest.importorskip("array_api_strict")
+    import xplayers.captioning_solver as module
+
+    device = strict.Device("device1")
+    reads: list[str] = []
+    array_class = strict._array_object.Array
+    for name in ("__bool__", "__float__", "__int__", "__index__", "__array__", "__dlpack__",
+                 "tolist", "item"):
+        original = getattr(array_class, name, None)
+        if original is not None:
+            def counted(self, *args, _name=name, _original=original, **kwargs):
+                reads.append(_name)
+                return _original(self, *args, **kwargs)
+            monkeypatch.setattr(array_class, name, counted)
+
+    def to_strict(x, target=None):
+        if isinstance(x, tuple):
+            return tuple(to_strict(v) for v in x)
+        return strict.asarray(x, device=device) if isinstance(x, np.ndarray) else x
+
+    monkeypatch.setattr(module, "to_device", to_strict)
+    for cell_type in ("rnn", "lstm"):
+        model = _model(cell_type)
+        model.params = {k: to_strict(v) for k, v in model.params.items()}
+        model.to = lambda target, model=model: model
+        solver = CaptioningSolver(model, _data(rng), update_rule="adam", num_epochs=2,
+                                  batch_size=5, verbose=False, device="cpu", seed=0)
+        step, in_steps = solver._step, []
+
+        def counting_step(*args, step=step, in_steps=in_steps):
+            before = len(reads)
+            step(*args)
+            in_steps.append(len(reads) - before)
+
+        solver._step = counting_step
+        solver.train()
+        assert len(in_steps) == 8 and in_steps == [0] * 8, in_steps
+        assert len(solver.loss_history) == 8 and np.isfinite(solver.loss_history).all()

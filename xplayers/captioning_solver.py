@@ -157,7 +157,7 @@ class CaptioningSolver:
                           for _ in range(steps)])
         rows = self._image_idxs[draws]
         draws, rows = to_device((draws, rows), self.device)
-        return [(draws[k], rows[k]) for k in range(steps)]
+        return [(draws[k, :], rows[k, :]) for k in range(steps)]
 
     @property
     def iterations_per_epoch(self) -> int:
