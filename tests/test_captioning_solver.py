@@ -176,3 +176,29 @@ def test_a_step_reads_nothing_back_from_the_device(rng, monkeypatch):
         solver.train()
         assert len(in_steps) == 8 and in_steps == [0] * 8, in_steps
         assert len(solver.loss_history) == 8 and np.isfinite(solver.loss_history).all()
+
+
+@pytest.mark.gpu
+def test_trains_on_the_gpu_as_on_the_cpu(rng):
+    from xplayers import cuda_available, to_numpy
+    from xplayers._cuda import cuda_status
+
+    if not cuda_available():
+        pytest.skip(f"no usable GPU: {cuda_status()[1]}")
+    data = _data(rng)
+    runs = {}
+    for device in ("cpu", "cuda"):
+        runs[device] = CaptioningSolver(_model("lstm"), data, update_rule="adam", num_epochs=3,
+                                        batch_size=5, optim_config={"learning_rate": 1e-2},
+                                        verbose=False, device=device, seed=0)
+        runs[device].train()
+    assert runs["cuda"].model.device.startswith("cuda")
+    np.testing.assert_allclose(runs["cuda"].loss_history, runs["cpu"].loss_history, rtol=1e-3)
+    from xplayers import to_device
+
+    # the CPU's parameters on the GPU write the CPU's captions
+    gpu_model, cpu_model = runs["cuda"].model, runs["cpu"].model
+    gpu_model.params = to_device(dict(cpu_model.params), "cuda")
+    features = data["train_features"][:4]
+    on_gpu = gpu_model.sample(to_device(features, "cuda"), max_length=5)
+    np.testing.assert_array_equal(to_numpy(on_gpu), cpu_model.sample(features, 5))
