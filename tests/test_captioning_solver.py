@@ -202,3 +202,5 @@ def test_trains_on_the_gpu_as_on_the_cpu(rng):
     features = data["train_features"][:4]
     on_gpu = gpu_model.sample(to_device(features, "cuda"), max_length=5)
     np.testing.assert_array_equal(to_numpy(on_gpu), cpu_model.sample(features, 5))
+    # host features, as the course's sampling cell passes them, are moved to the GPU
+    np.testing.assert_array_equal(to_numpy(gpu_model.sample(features, 5)), to_numpy(on_gpu))

@@ -9,7 +9,8 @@ from typing import Any
 import numpy as np
 
 from .._checks import as_integer
-from ..backend import get_array_module
+from ..backend import get_array_module, is_cupy_array, is_numpy_array
+from ..devices import to_device
 from ..layers import (
     affine_backward,
     affine_forward,
@@ -191,7 +192,10 @@ class CaptioningRNN(Model):
 
         Parameters
         ----------
-        features : array, shape (N, D), on the model's device
+        features : array, shape (N, D)
+            On the model's device; a host NumPy array is moved to a GPU model's device (as
+            :meth:`Model.predict` does), so the course's notebooks sample unchanged after
+            training on a GPU.
         max_length : int
             T, the number of words generated (the course does not stop at ``<END>``).
 
@@ -205,6 +209,8 @@ class CaptioningRNN(Model):
             raise ValueError("CaptioningRNN.sample needs '<START>' in word_to_idx")
         p = self.params
         xp = self.namespace()
+        if is_numpy_array(features) and is_cupy_array(p["W_proj"]):
+            features = to_device(features, self.device)  # as predict does
         features = self.cast_input(xp, features)
         h, _ = affine_forward(features, p["W_proj"], p["b_proj"])
         c = xp.zeros_like(h)
