@@ -131,6 +131,8 @@ def test_save_and_load_round_trip(tmp_path, rng, cell_type):
         np.testing.assert_array_equal(loaded.params[name], value)
     features = rng.standard_normal((2, 4)).astype(np.float32)
     np.testing.assert_array_equal(loaded.sample(features, 5), model.sample(features, 5))
+    assert repr(loaded).startswith(f"CaptioningRNN(<6 words>, input_dim=4, wordvec_dim=5, "
+                                   f"hidden_dim=3, cell_type='{cell_type}'")
     assert CaptioningRNN.param_shapes(model.config) == {
         k: tuple(v.shape) for k, v in model.params.items()}
 

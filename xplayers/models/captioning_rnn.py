@@ -129,6 +129,10 @@ class CaptioningRNN(Model):
         self.params = {name: (drawn[name] if name in drawn else np.zeros(shape))
                        .astype(self.dtype) for name, shape in shapes.items()}
 
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self._config.items() if k != "word_to_idx")
+        return f"{type(self).__name__}(<{len(self.word_to_idx)} words>, {args}) on {self.device}"
+
     @classmethod
     def param_shapes(cls, config: Mapping[str, Any]) -> dict[str, tuple[int, ...]]:
         """Parameter shapes of ``CaptioningRNN(**config)`` (see :meth:`Model.param_shapes`)."""
