@@ -320,3 +320,35 @@ def described_data(extra: Mapping[str, Any]) -> dict[str, Any] | None:
     if DATASET not in extra:
         return None
     return data_description(extra[DATASET], extra.get(DATA_DIR), extra.get(DATA_OPTIONS) or {})
+
+
+# -- what ``CaptioningSolver.save_checkpoint`` stores -----------------------------------------
+CAPTIONING = "captioning_solver"
+
+
+@dataclass
+class CaptioningRecord:
+    """A CaptioningSolver's position: its settings, epoch, losses and optimizer scalars."""
+
+    settings: dict[str, Any]
+    epoch: Any
+    loss_history: list[Any]
+    optim_scalars: dict[str, dict[str, Any]]
+    rng_state: dict[str, Any] | None
+
+
+def captioning_extra(record: CaptioningRecord) -> dict[str, Any]:
+    """The ``extra`` of a CaptioningSolver checkpoint holding ``record``."""
+    return {CAPTIONING: {"settings": record.settings, "epoch": record.epoch,
+                         "loss_history": record.loss_history,
+                         "optim_scalars": record.optim_scalars, "rng_state": record.rng_state}}
+
+
+def captioning_record(meta: Mapping[str, Any]) -> CaptioningRecord | None:
+    """The CaptioningSolver position in ``meta`` (None if the file holds none)."""
+    info = meta[EXTRA].get(CAPTIONING)
+    if not isinstance(info, dict) or not isinstance(info.get("settings"), dict):
+        return None
+    return CaptioningRecord(dict(info["settings"]), info.get("epoch"),
+                            list(info.get("loss_history", [])),
+                            dict(info.get("optim_scalars", {})), info.get("rng_state"))

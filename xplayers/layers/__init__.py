@@ -17,14 +17,18 @@ from .dropout import dropout_backward, dropout_forward
 from .layernorm import layernorm_backward, layernorm_forward
 from .leaky_relu import leaky_relu_backward, leaky_relu_forward
 from .losses import softmax_loss, svm_loss
+from .lstm import lstm_backward, lstm_forward, lstm_step_backward, lstm_step_forward
 from .pooling import max_pool_backward, max_pool_forward
 from .relu import relu_backward, relu_forward
+from .rnn import rnn_backward, rnn_forward, rnn_step_backward, rnn_step_forward
 from .spatial_norm import (
     spatial_batchnorm_backward,
     spatial_batchnorm_forward,
     spatial_groupnorm_backward,
     spatial_groupnorm_forward,
 )
+from .temporal import temporal_affine_backward, temporal_affine_forward, temporal_softmax_loss
+from .word_embedding import word_embedding_backward, word_embedding_forward
 
 __all__ = [
     "affine_backward",
@@ -42,10 +46,18 @@ __all__ = [
     "layernorm_forward",
     "leaky_relu_backward",
     "leaky_relu_forward",
+    "lstm_backward",
+    "lstm_forward",
+    "lstm_step_backward",
+    "lstm_step_forward",
     "max_pool_backward",
     "max_pool_forward",
     "relu_backward",
     "relu_forward",
+    "rnn_backward",
+    "rnn_forward",
+    "rnn_step_backward",
+    "rnn_step_forward",
     "set_blas_threads",
     "softmax_loss",
     "spatial_batchnorm_backward",
@@ -53,4 +65,9 @@ __all__ = [
     "spatial_groupnorm_backward",
     "spatial_groupnorm_forward",
     "svm_loss",
+    "temporal_affine_backward",
+    "temporal_affine_forward",
+    "temporal_softmax_loss",
+    "word_embedding_backward",
+    "word_embedding_forward",
 ]

@@ -2,6 +2,7 @@
 
 from ._registry import MODEL_CLASSES
 from .base import Model
+from .captioning_rnn import CaptioningRNN
 from .checkpoint import load_model, save_model
 from .conv_net import ThreeLayerConvNet
 from .fc_net import FullyConnectedNet
@@ -13,6 +14,7 @@ MODELS: dict[str, type[Model]] = dict(MODEL_CLASSES)
 
 __all__ = [
     "MODELS",
+    "CaptioningRNN",
     "FullyConnectedNet",
     "Model",
     "ThreeLayerConvNet",

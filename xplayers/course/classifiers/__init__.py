@@ -1,6 +1,7 @@
-"""The course's ``cs231n.classifiers`` for the fully-connected and convolutional nets."""
+"""The course's ``cs231n.classifiers``: the fully-connected, convolutional and captioning nets."""
 
 from .cnn import ThreeLayerConvNet
 from .fc_net import FullyConnectedNet, TwoLayerNet
+from .rnn import CaptioningRNN
 
-__all__ = ["FullyConnectedNet", "ThreeLayerConvNet", "TwoLayerNet"]
+__all__ = ["CaptioningRNN", "FullyConnectedNet", "ThreeLayerConvNet", "TwoLayerNet"]
