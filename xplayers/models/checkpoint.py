@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import inspect
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
@@ -21,9 +21,6 @@ from ..checkpoint.format import FORMAT, VERSION, check_arrays
 from ..checkpoint.format import GROUPS as ENTRY_GROUPS
 from ..checkpoint.format import read as read_archive
 from ._registry import MODEL_CLASSES
-
-if TYPE_CHECKING:
-    from .base import Model
 
 __all__ = ["ENTRY_GROUPS", "FORMAT", "VERSION", "build_model", "check_arrays", "load_model",
            "read_archive", "save_model"]
@@ -50,7 +47,7 @@ def save_model(model: Any, path: str | os.PathLike[str], extra: dict[str, Any] |
 
 
 # -- checking what was read against the model --------------------------------------------
-def _check_config(where: str, cls: type[Model], config: dict[str, Any]
+def _check_config(where: str, cls: type[Any], config: dict[str, Any]
                   ) -> dict[str, tuple[int, ...]] | None:
     """The parameter shapes ``config`` implies (None for a model class that cannot say)."""
     accepted = set(inspect.signature(cls).parameters)
