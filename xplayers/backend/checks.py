@@ -7,7 +7,7 @@ import numbers
 import operator
 from collections.abc import Mapping, Sequence
 from types import ModuleType
-from typing import Any
+from typing import Any, Literal, overload
 
 import numpy as np
 
@@ -35,6 +35,10 @@ def as_real(value: Any) -> float | None:
     return float(value)
 
 
+@overload
+def check_positive_int(name: str, value: Any, *, optional: Literal[False] = ...) -> int: ...
+@overload
+def check_positive_int(name: str, value: Any, *, optional: bool) -> int | None: ...
 def check_positive_int(name: str, value: Any, *, optional: bool = False) -> int | None:
     """``value`` as an int, or ``ValueError`` naming ``name`` unless it is an integer >= 1.
 

@@ -15,7 +15,7 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[Any]], None],
+def atomic_write(path: str | os.PathLike[str], write: Callable[[IO[Any]], object],
                  binary: bool = True) -> None:
     """Call ``write(handle)`` on a temporary file beside ``path``, then rename it over ``path``.
 

@@ -211,6 +211,7 @@ def training_contents(record: TrainingRecord, user: Mapping[str, Any], rule_labe
 
     ``rule_label`` names the update rule in the summary (a custom function's name).
     """
+    info: dict[str, Any]
     info = {"model_random_state": record.model_random_state,
             "settings": dict(record.settings), "epoch": record.epoch,
             "best_val_acc": record.best_val_acc, "rng_state": record.rng_state,

@@ -73,5 +73,5 @@ def make_blobs(
     centres *= separation / closest
     y = np.repeat(np.arange(num_classes, dtype=np.int64), num_per_class)
     X = centres[y] + rng.standard_normal((y.size, dim))
-    indices = stratified_split(y, val_fraction, test_fraction, seed=rng.integers(2**32))
+    indices = stratified_split(y, val_fraction, test_fraction, seed=int(rng.integers(2**32)))
     return split_and_standardize(X, y, indices, dtype)

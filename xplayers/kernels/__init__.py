@@ -97,7 +97,7 @@ def pool_scalars(
     g: Any, total: int, index: type[np.signedinteger], *, backward: bool
 ) -> tuple[Any, ...]:
     """Scalar arguments of the max-pool kernels writing ``total`` elements (a ``PoolGeometry``)."""
-    sizes = (total, g.h, g.w, g.ho, g.wo, g.ph, g.pw, g.stride)
+    sizes: tuple[Any, ...] = (total, g.h, g.w, g.ho, g.wo, g.ph, g.pw, g.stride)
     if backward:
         sizes += (int(g.overlapping),)
     return tuple(index(s) for s in sizes)

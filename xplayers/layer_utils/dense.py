@@ -97,6 +97,7 @@ def affine_norm_relu_forward(
             f"got {normalization!r}"
         )
     a, fc_cache = affine_forward(x, w, b)
+    norm_cache: tuple[Any, ...]
     if normalization == "batchnorm":
         an, norm_cache = batchnorm_forward(a, gamma, beta, norm_param)
     else:

@@ -79,7 +79,7 @@ def affine_forward(x: Any, w: Any, b: Any | None) -> tuple[Any, AffineCache]:
 
 
 def affine_backward(
-    dout: Any, cache: tuple[Any, Any], *, compute_dx: bool = True
+    dout: Any, cache: AffineCache, *, compute_dx: bool = True
 ) -> tuple[Any, Any, Any]:
     """Backward pass of an affine layer.
 

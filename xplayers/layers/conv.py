@@ -296,12 +296,13 @@ def _numpy_backward_blocks(
         cols = _numpy_im2col(buf, g, n0, n1, store)
         # dout in the columns' layout; the wrapped columns get zero gradient: dout_store
         # starts zeroed and, being made of whole rows of `width`, is never written there.
-        d = dout_store[: g.f * m * g.ho * width].reshape(g.f, m, g.ho, width)
+        d: np.ndarray = dout_store[: g.f * m * g.ho * width].reshape(g.f, m, g.ho, width)
         d[..., : g.wo] = dout[n0:n1].transpose(1, 0, 2, 3)
         d = d.reshape(g.f, -1)
         np.matmul(cols, d.T, out=dwb_part)
         dwb_t += dwb_part
         if compute_dx:
+            assert dcols_store is not None and dbuf is not None and planes is not None
             dcols = dcols_store[: rows * d.shape[1]].reshape(rows, -1)
             np.matmul(w2t, d, out=dcols)
             dcols = dcols.reshape(g.c, g.hh * g.ww, m, g.ho, width)
@@ -315,6 +316,7 @@ def _numpy_backward_blocks(
     db = dwb_t[rows].copy()
     if not compute_dx:
         return None, dw, db
+    assert dbuf is not None
     # A view of the padded gradient: cropping it into a fresh array would cost a full pass.
     return dbuf[:, :, g.pad : g.pad + g.h, g.pad : g.pad + g.w], dw, db
 

@@ -47,7 +47,7 @@ def save_model(model: Any, path: str | os.PathLike[str], extra: dict[str, Any] |
 
 
 # -- checking what was read against the model --------------------------------------------
-def _check_config(where: str, cls: type, config: dict[str, Any]
+def _check_config(where: str, cls: type[Any], config: dict[str, Any]
                   ) -> dict[str, tuple[int, ...]] | None:
     """The parameter shapes ``config`` implies (None for a model class that cannot say)."""
     accepted = set(inspect.signature(cls).parameters)

@@ -123,7 +123,7 @@ class FullyConnectedNet(Model):
                 self.params[f"beta{i}"] = np.zeros(d_out, dtype=self.dtype)
         if normalization == "batchnorm":
             self.bn_params = [{"mode": "train"} for _ in range(self.num_layers - 1)]
-        self._ln_params = [{} for _ in range(self.num_layers - 1)]
+        self._ln_params: list[dict[str, Any]] = [{} for _ in range(self.num_layers - 1)]
         self.dropout_params = []
         if self.use_dropout:
             for i in range(self.num_layers - 1):
@@ -168,7 +168,8 @@ class FullyConnectedNet(Model):
         for param in self.dropout_params:
             param["mode"] = mode
 
-        caches = []
+        caches: list[tuple[tuple[Any, ...], Any]] = []
+        cache: tuple[Any, ...]
         h = X
         for i in range(1, self.num_layers):
             if self.normalization is None:

@@ -43,7 +43,8 @@ _BLOCK_BYTES = 1 << 18
 _NUMPY_FUNCTIONS: dict[str, Callable[..., Any]] = {"sqrt": np.sqrt}
 _NUMBA_FUNCTIONS = {"sqrt": "np.sqrt"}
 _CUDA_FUNCTIONS = {"sqrt": "sqrt"}
-_UFUNCS = {"+": np.add, "-": np.subtract, "*": np.multiply, "/": np.divide}
+_UFUNCS: dict[str, Callable[..., Any]] = {"+": np.add, "-": np.subtract, "*": np.multiply,
+                                          "/": np.divide}
 # NVRTC contracts a*b + c into one FMA by default, which rounds once instead of twice and so
 # would differ from the portable body's separate operations.
 _NO_FMA = ("--fmad=false",)

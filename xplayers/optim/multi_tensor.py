@@ -66,7 +66,7 @@ def update_all(
                 for name, w in params.items()}
     groups: dict[tuple, list[str]] = {}
     new_params: dict[str, Any] = {}
-    new_configs: dict[str, dict[str, Any]] = {}
+    new_configs: dict[str, Any] = {}
     for name, (xp, config, arrays, scalars, extra) in prepared.items():
         library = library_of(xp)
         if fuse or (fuse is None and library in FUSED_LIBRARIES):

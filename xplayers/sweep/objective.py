@@ -86,6 +86,7 @@ class TrialObjective:
     def _save(self, trial: Any, config: TrainConfig, result: Any) -> None:
         from ..models.checkpoint import save_model
 
+        assert self.checkpoint_dir is not None  # only called when checkpoints are kept
         self.checkpoint_dir.mkdir(parents=True, exist_ok=True)
         path = (self.checkpoint_dir / f"trial_{trial.number}.npz").resolve()
         extra = checkpoint_extra(config, result.report)

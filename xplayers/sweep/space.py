@@ -293,7 +293,7 @@ def load_space_file(path: str | Path) -> dict[str, Spec]:
     text = path.read_text()
     if path.suffix.lower() == ".toml":
         try:
-            import tomllib
+            import tomllib  # type: ignore[import-not-found]  # stdlib from 3.11; mypy targets 3.10
         except ImportError:  # Python 3.10
             import tomli as tomllib
         try:

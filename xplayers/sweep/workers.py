@@ -15,7 +15,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .claim import ClaimLock
 from .storage import fail_dead_local_trials
@@ -71,10 +71,10 @@ def plan_workers(workers: str | int, device: str = "auto") -> list[WorkerPlan]:
         if not gpus and device == "cuda":
             gpus = ["cuda"]  # the worker says why the GPU is not usable
     if gpus:
-        count = len(gpus) if workers == "auto" else workers
+        count = len(gpus) if workers == "auto" else cast(int, workers)
         return [WorkerPlan(i, gpus[i % len(gpus)]) for i in range(count)]
     cores = usable_cpus()
-    count = min(cores, MAX_CPU_WORKERS) if workers == "auto" else workers
+    count = min(cores, MAX_CPU_WORKERS) if workers == "auto" else cast(int, workers)
     threads = max(1, cores // count)
     return [WorkerPlan(i, "cpu", threads) for i in range(count)]
 

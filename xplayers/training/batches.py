@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -113,7 +113,7 @@ class BatchSampler:
     @property
     def rng_state(self) -> dict[str, Any]:
         """The generator's state (a JSON-serialisable dict)."""
-        return self.host_rng.bit_generator.state
+        return cast(dict[str, Any], self.host_rng.bit_generator.state)  # NumPy returns a dict
 
     @rng_state.setter
     def rng_state(self, state: dict[str, Any]) -> None:

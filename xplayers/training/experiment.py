@@ -159,6 +159,7 @@ def run_training(config: TrainConfig, *, checkpoint_name: str | None = None,
     data = load_dataset(config.dataset, **dataset_options(config))
     num_classes = int(max(int(data["y_train"].max()), int(data["y_val"].max()),
                           int(data["y_test"].max())) + 1)
+    settings: dict[str, Any]
     settings = {"verbose": config.verbose, "device": device, "print_every": 10**9,
                 "num_epochs": config.epochs, "checkpoint_name": checkpoint_name,
                 "epoch_callback": epoch_callback}
