@@ -151,7 +151,9 @@ class CaptioningRNN(Model):
             raise ValueError(f"CaptioningRNN.loss: {name} must have shape (N, T + 1) with "
                              f"T >= 1, got shape {tuple(captions.shape)}")
 
-    def loss(self, features: Any, captions: Any) -> tuple[Any, dict[str, Any]]:
+    def loss(  # type: ignore[override]  # the course's (features, captions), not (X, y)
+        self, features: Any, captions: Any
+    ) -> tuple[Any, dict[str, Any]]:
         """Masked softmax loss of predicting each caption's next word, and its gradients.
 
         Parameters
@@ -177,8 +179,8 @@ class CaptioningRNN(Model):
                              f"but captions hold {captions.shape[0]} captions")
         captions_in, captions_out = captions[:, :-1], captions[:, 1:]
         mask = captions_out != self._null
-        forward, backward = ((rnn_forward, rnn_backward) if self.cell_type == "rnn"
-                             else (lstm_forward, lstm_backward))
+        forward: Any = rnn_forward if self.cell_type == "rnn" else lstm_forward
+        backward: Any = rnn_backward if self.cell_type == "rnn" else lstm_backward
         h0, h0_cache = affine_forward(features, p["W_proj"], p["b_proj"])
         words, words_cache = word_embedding_forward(captions_in, p["W_embed"])
         h, h_cache = forward(words, h0, p["Wx"], p["Wh"], p["b"])

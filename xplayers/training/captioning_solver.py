@@ -253,7 +253,7 @@ class CaptioningSolver:
         settings["update_rule"] = rule if isinstance(rule, str) else None
         record = checkpoint_format.CaptioningRecord(
             settings, self.epoch, self.loss_history, scalars,
-            None if self.seed is None else self._rng.bit_generator.state)
+            None if self.seed is None else dict(self._rng.bit_generator.state))
         checkpoint_format.write(path, self.model, extra=checkpoint_format.captioning_extra(record),
                                 arrays=arrays)
 
