@@ -77,7 +77,8 @@ def load_image(filename: str | os.PathLike[str], size: int | None = None) -> np.
         scale = float(size) / orig_shape[np.argmin(orig_shape)]
         new_shape = (orig_shape * scale).astype(int)
         # (width, height) given as (rows, columns), as the course's version does
-        img = np.array(Image.fromarray(img).resize(tuple(new_shape), resample=Image.Resampling.NEAREST))
+        resized = Image.fromarray(img).resize(tuple(new_shape), resample=Image.Resampling.NEAREST)
+        img = np.array(resized)
     return img
 
 
