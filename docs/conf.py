@@ -48,7 +48,8 @@ import render_results  # noqa: E402
 OPTIONAL_PAGES = ["configuration", "versioning"]
 changelog = GENERATED / "changelog.md"
 if (ROOT / "CHANGELOG.md").is_file():
-    changelog.write_text("```{include} ../../CHANGELOG.md\n```\n")
+    # links in it such as docs/versioning.md are relative to the repository's root
+    changelog.write_text("```{include} ../../CHANGELOG.md\n:relative-docs: docs/\n```\n")
 elif changelog.exists():
     changelog.unlink()
 
@@ -61,6 +62,9 @@ def optional_pages() -> list[str]:
 def _fill_index(app, docname: str, source: list[str]) -> None:
     if docname == "index":
         source[0] = source[0].replace("OPTIONAL_PAGES", "\n".join(optional_pages()))
+    if "/" not in docname and changelog.exists():
+        # a page's link to the repository's CHANGELOG.md (right on GitHub) goes to its page here
+        source[0] = source[0].replace("](../CHANGELOG.md)", "](_generated/changelog.md)")
 
 
 def setup(app) -> None:
