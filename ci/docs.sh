@@ -12,5 +12,6 @@ if [[ -z "$out" ]]; then
     trap 'rm -rf "$out"' EXIT
 fi
 # A fresh doctree each time, so a page's warnings are never hidden by a cached build.
+rm -rf "$out/.doctrees"
 python -m sphinx -W --keep-going -q -b html -d "$out/.doctrees" docs "$out/html"
 echo "docs built: $out/html/index.html"

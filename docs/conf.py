@@ -59,6 +59,48 @@ def optional_pages() -> list[str]:
     return pages + (["_generated/changelog"] if changelog.exists() else [])
 
 
+# The API reference: the library's public packages, then every module of xplayers.course.
+API_MODULES = ["xplayers", "xplayers.layers", "xplayers.layer_utils", "xplayers.models",
+               "xplayers.optim", "xplayers.training", "xplayers.gradcheck", "xplayers.data",
+               "xplayers.sweep"]
+# internal (backend, kernels, checkpoint), old import paths (solver, devices), the command
+NOT_API = {"backend", "kernels", "checkpoint", "solver", "devices", "cli", "course"}
+
+
+def api_modules() -> list[str]:
+    import importlib
+    import pkgutil
+
+    import xplayers.course
+
+    names = list(API_MODULES)
+    for info in pkgutil.iter_modules(xplayers.__path__):
+        name = f"xplayers.{info.name}"
+        if (name not in names and not info.name.startswith("_") and info.name not in NOT_API
+                and hasattr(importlib.import_module(name), "__all__")):
+            names.append(name)
+    for info in pkgutil.walk_packages(xplayers.course.__path__, "xplayers.course."):
+        if not any(part.startswith("_") for part in info.name.split(".")) and not info.ispkg:
+            names.append(info.name)
+    return names
+
+
+API_PAGE = """API reference
+=============
+
+Every public function and class, module by module: the names each module lists in its
+``__all__``. Old import paths keep working (``xplayers.solver.Solver`` is
+``xplayers.training.Solver``; ``xplayers.devices`` re-exports the device helpers of the
+top-level package).
+
+.. autosummary::
+   :toctree: api
+
+"""
+# Written before autosummary reads it (it reads the files, not the source-read event).
+(GENERATED / "api.rst").write_text(API_PAGE + "".join(f"   {name}\n" for name in api_modules()))
+
+
 def _fill_index(app, docname: str, source: list[str]) -> None:
     if docname == "index":
         source[0] = source[0].replace("OPTIONAL_PAGES", "\n".join(optional_pages()))
