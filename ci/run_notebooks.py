@@ -70,6 +70,20 @@ def figure_pngs(nb: Any) -> dict[str, bytes]:
     return figures
 
 
+def blas_kernel() -> str | None:
+    """NumPy's BLAS and the CPU kernel it picked (``openblas 0.3.31 SkylakeX``): float32
+    training at the edge of stability rounds differently on another kernel, so a notebook's
+    numbers repeat exactly only on the same one. None without threadpoolctl."""
+    try:
+        from threadpoolctl import threadpool_info
+    except ImportError:
+        return None
+    blas = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+    if not blas:
+        return None
+    return " ".join(str(blas[0].get(k)) for k in ("internal_api", "version", "architecture"))
+
+
 def execute(path: Path) -> float:
     """Run ``path`` in a fresh kernel, store outputs and record; return the seconds it took."""
     import nbformat
@@ -91,6 +105,7 @@ def execute(path: Path) -> float:
         "python": platform.python_version(),
         "numpy": np.__version__,
         "device": xplayers.default_device(),
+        "blas": blas_kernel(),
         "run_seconds": round(seconds, 1),
     }
     nbformat.write(nb, path)

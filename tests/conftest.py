@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 from backends import Backend, backend_params
@@ -36,3 +38,26 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             callspec = getattr(item, "callspec", None)
             torch_cuda = callspec is not None and "torch_cuda" in callspec.id.split("-")
             item.user_properties.append(("gpu", "torch" if torch_cuda else "cupy"))
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    longrepr = report.longrepr
+    reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+    return reason.removeprefix("Skipped: ")
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:
+    """One line per reason for the skipped tests, with their count (``-r`` in addopts leaves
+    skips out, so that a machine without a GPU does not print hundreds of lines), and what the
+    default ``-m "not slow"`` left out."""
+    skipped = [r for r in terminalreporter.stats.get("skipped", []) if r.skipped]
+    if skipped:
+        reasons = Counter(_skip_reason(r) for r in skipped)
+        terminalreporter.section(f"{len(skipped)} skipped, by reason", sep="-")
+        for reason, count in reasons.most_common():
+            terminalreporter.write_line(f"SKIPPED {count:4d} x {reason}")
+    deselected = len(terminalreporter.stats.get("deselected", []))
+    if deselected and config.getoption("markexpr", "") == "not slow":
+        terminalreporter.write_line(
+            f"{deselected} slow tests deselected (real training runs, notebooks, course "
+            "replays): python -m pytest -m slow runs them")

@@ -6,6 +6,8 @@ metadata; a notebook whose code changed after that run fails the staleness check
 
 from __future__ import annotations
 
+import copy
+import re
 import sys
 from pathlib import Path
 
@@ -21,6 +23,20 @@ IDS = [p.name for p in NOTEBOOKS]
 MAX_NOTEBOOK_BYTES = 300 * 1024
 
 nbformat = pytest.importorskip("nbformat")
+
+# Notebooks whose printed numbers are timings: they differ on every run.
+TIMED = {"06_cpu_vs_gpu.ipynb"}
+# Printed lines that describe the machine rather than the computation (device, GPU diagnosis,
+# package versions, times) are left out when stored and re-executed outputs are compared.
+ENVIRONMENT_LINE = re.compile(r"optuna|cupy|gpu|cuda|driver|device|version|running on|"
+                              r"training on|seconds|\bms\b|\d s\b|it/s", re.IGNORECASE)
+
+
+def printed_lines(nb) -> list[str]:
+    """The lines code cells printed to stdout, less those that describe the machine."""
+    text = "".join(out.get("text", "") for cell in nb.cells if cell.cell_type == "code"
+                   for out in cell.outputs if out.get("name") == "stdout")
+    return [line for line in text.splitlines() if not ENVIRONMENT_LINE.search(line)]
 
 
 def read(path: Path):
@@ -59,10 +75,22 @@ def test_notebook_executes_without_error(path, tmp_path, monkeypatch):
     pytest.importorskip("matplotlib")
     pytest.importorskip("sklearn")
     monkeypatch.setenv("XPLAYERS_DEVICE", "auto")
-    nb = execute(read(path), tmp_path)
+    stored = read(path)
+    nb = execute(copy.deepcopy(stored), tmp_path)
     outputs = [out for cell in nb.cells if cell.cell_type == "code" for out in cell.outputs]
     assert outputs, f"{path.name} printed and drew nothing"
     assert not [out for out in outputs if out.get("output_type") == "error"]
+    # Re-execution reproduces the stored numbers where it runs as the stored run did: on the
+    # CPU, with the same BLAS kernel (float32 training rounds differently on another one).
+    import xplayers
+
+    record = stored.metadata.get(run_notebooks.RECORD_KEY, {})
+    same_machine = (record.get("device") == "cpu" == xplayers.default_device()
+                    and record.get("blas") == run_notebooks.blas_kernel() is not None)
+    if path.name not in TIMED and same_machine:
+        assert printed_lines(nb) == printed_lines(stored), (
+            f"{path.name} printed other numbers than those stored: its outputs predate a "
+            f"change; run python ci/run_notebooks.py {path.relative_to(ROOT)}")
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)

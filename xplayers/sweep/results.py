@@ -110,6 +110,22 @@ def _write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda handle: handle.write(text), binary=False)
 
 
+def _label_log_axis(axis: Any, values: list[float]) -> None:
+    """Short labels (``2e-3``) at 1, 2 and 5 per decade for a range of up to two decades, at
+    the powers of ten beyond, none on the other minor ticks: matplotlib's default labels every
+    minor tick of a range under a decade, and they overlap."""
+    import math
+
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
+
+    positive = [v for v in values if v > 0]
+    span = math.log10(max(positive) / min(positive)) if positive else 0.0
+    subs = (1.0, 2.0, 5.0) if span <= 2 else (1.0,)
+    axis.set_major_locator(LogLocator(base=10, subs=subs))
+    axis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:.0e}".replace("e-0", "e-")))
+    axis.set_minor_formatter(NullFormatter())
+
+
 def _plot(records: list[dict[str, Any]], objective: str, path: Path) -> None:
     # A Figure of its own, not pyplot: the caller's backend (a notebook's inline one, say)
     # and its open figures stay as they are.
@@ -126,6 +142,8 @@ def _plot(records: list[dict[str, Any]], objective: str, path: Path) -> None:
             ax_lr.scatter(*zip(*points, strict=True), marker=marker, label=state.lower())
     ax_lr.set(xscale="log", xlabel="learning rate", ylabel=objective,
               title=f"{objective} vs learning rate")
+    _label_log_axis(ax_lr.xaxis, [r["params"]["learning_rate"] for r in records
+                                  if "learning_rate" in r["params"]])
     if ax_lr.collections:  # a legend only when some trial was drawn
         ax_lr.legend(loc="best")
     done = [r for r in records if r["state"] == "COMPLETE"]
