@@ -303,11 +303,14 @@ def test_hand_written_archive_round_trips(tmp_path):
 
 
 def test_param_shapes_agree_with_the_built_models():
-    from xplayers.models import MODELS, ThreeLayerConvNet
+    from xplayers.models import MODELS, CaptioningRNN, ThreeLayerConvNet
 
+    words = {"<NULL>": 0, "<START>": 1, "<END>": 2, "cat": 3}
     models = [TwoLayerNet(7, 5, 3), FullyConnectedNet([6, 4], input_dim=5, num_classes=3),
               FullyConnectedNet([6], input_dim=5, normalization="layernorm"),
-              ThreeLayerConvNet((2, 7, 5), num_filters=3, filter_size=3, hidden_dim=4)]
+              ThreeLayerConvNet((2, 7, 5), num_filters=3, filter_size=3, hidden_dim=4),
+              CaptioningRNN(words, input_dim=5, wordvec_dim=4, hidden_dim=6),
+              CaptioningRNN(words, input_dim=5, wordvec_dim=4, hidden_dim=6, cell_type="lstm")]
     assert {type(m) for m in models} == set(MODELS.values())
     for model in models:
         shapes = type(model).param_shapes(model.config)

@@ -305,10 +305,11 @@ def adam(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
 
 @_registered
 def adamw(w: Any, dw: Any, config: Config | None = None) -> tuple[Any, Config]:
-    """AdamW: Adam with decoupled weight decay, as ``torch.optim.AdamW``::
+    """AdamW: Adam with decoupled weight decay, as ``torch.optim.AdamW``.
+
+    Each step first decays the weights, then takes Adam's step (see :func:`adam`)::
 
         w = w * (1 - learning_rate * weight_decay)
-        then Adam's step (see :func:`adam`)
 
     Parameters
     ----------
