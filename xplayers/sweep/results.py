@@ -14,9 +14,6 @@ from ..checkpoint.atomic import atomic_write
 
 __all__ = ["best_train_command", "summarise", "trial_line", "trial_records", "write_results"]
 
-_SHOWN = ("learning_rate", "weight_scale", "reg", "hidden_dims", "normalization", "dropout",
-          "optimizer", "batch_size")
-
 
 def _format(value: Any) -> str:
     if isinstance(value, float):

@@ -28,8 +28,6 @@ from ..training.experiment import TrainConfig
 __all__ = ["DEFAULT_SPACE", "Choice", "Range", "SearchSpace", "load_space_file", "parse_param"]
 
 LOG_BY_DEFAULT = ("learning_rate", "weight_scale", "reg")
-TUNABLE = ("learning_rate", "weight_scale", "reg", "hidden_dims", "normalization", "dropout",
-           "optimizer", "batch_size", "lr_decay", "epochs", "num_filters", "filter_size", "model")
 _NOT_SETTINGS = ("dataset", "data_dir", "device", "seed", "verbose")
 
 
