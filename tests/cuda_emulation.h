@@ -56,6 +56,7 @@ public:
     float16() = default;
     float16(float v) : data_(static_cast<_Float16>(v)) {}
     explicit float16(double v) : data_(static_cast<_Float16>(v)) {}
+    explicit float16(int v) : data_(static_cast<_Float16>(static_cast<float>(v))) {}
     operator float() const { return static_cast<float>(data_); }
     float16& operator=(const float16&) = default;
     template <typename T>
@@ -63,6 +64,10 @@ public:
         *this = static_cast<float16>(rhs);
         return *this;
     }
+    template <typename T> float16& operator+=(const T& rhs) { return *this = *this + rhs; }
+    template <typename T> float16& operator-=(const T& rhs) { return *this = *this - rhs; }
+    template <typename T> float16& operator*=(const T& rhs) { return *this = *this * rhs; }
+    template <typename T> float16& operator/=(const T& rhs) { return *this = *this / rhs; }
 };
 
 template <typename T, int _ndim, bool _c_contiguous = false, bool _use_32bit_indexing = false>

@@ -117,11 +117,11 @@ def _host_library(defn: Any, dtype: str, index32: bool) -> tuple[ctypes.CDLL, li
             setup.append(f"*static_cast<const {ctype}*>(scalars[{k}])")
         else:
             setup.append(f"CArray<{ctype}, 1, true, {int(index32)}>("
-                         f"static_cast<{ctype}*>(arrays[{k}]), n)")
+                         f"static_cast<{ctype}*>(arrays[{k}]), sizes[{k}])")
     text = (
         '#include "cuda_emulation.h"\n' + code + "\n"
-        'extern "C" void xplayers_host_entry(void** arrays, const void** scalars, long long n,'
-        " unsigned grid, unsigned block) {\n"
+        'extern "C" void xplayers_host_entry(void** arrays, const void** scalars,'
+        " const long long* sizes, long long n, unsigned grid, unsigned block) {\n"
         f"    launch({defn.name}, grid, block, {', '.join(setup)}, "
         f"CIndexer<1, {int(index32)}>(n));\n}}\n"
     )
@@ -147,12 +147,17 @@ def host_run(defn: Any, dtype: str, index32: bool, inputs: dict[str, Any],
              alias: bool = True, grid: int = 3, block: int = 128) -> dict[str, np.ndarray]:
     """Run the generated kernel on the host: ``inputs`` maps every input parameter to a NumPy
     array (or scalar, for ``defn.scalars``). With ``alias``, each output of ``defn.aliases``
-    is written into its input's memory, as the library launches it; returns the outputs."""
+    is written into its input's memory, as the library launches it; returns the outputs
+    (flat). Outputs are sized like the reference's (``defn.reference``), else like the inputs;
+    the loop runs over the first non-``raw`` array, as CuPy's does."""
     library, params = _host_library(defn, dtype, index32)
     dtypes = param_dtypes(defn, dtype)
+    info = {p.name: p for p in _params(defn)[:-1]}
     outputs = [p.name for p in cupy_modules()[0]._get_param_info(defn.out_params, False)]
     alias_of = dict(defn.aliases) if alias else {}
-    n = next(np.asarray(v).size for k, v in inputs.items() if k not in defn.scalars)
+    ref = reference(defn)
+    sizes = ({k: np.asarray(v).size for k, v in ref(**typed_inputs(defn, dtype, inputs)).items()}
+             if ref is not None else {})
     buffers: dict[str, np.ndarray] = {}
     for name in params:
         if name in outputs:
@@ -160,17 +165,27 @@ def host_run(defn: Any, dtype: str, index32: bool, inputs: dict[str, Any],
         buffers[name] = (np.asarray(inputs[name], dtype=dtypes[name]).reshape(())
                          if name in defn.scalars
                          else np.array(inputs[name], dtype=dtypes[name]).reshape(-1))
+    default = next(buffers[k].size for k in params if k in buffers and k not in defn.scalars)
     for name in outputs:
         buffers[name] = (buffers[alias_of[name]] if name in alias_of
-                         else np.zeros(n, dtype=dtypes[name]))
+                         else np.zeros(sizes.get(name, default), dtype=dtypes[name]))
+    n = next(buffers[k].size for k in params if k not in defn.scalars and not info[k].raw)
     arrays = (ctypes.c_void_p * len(params))()
     scalars = (ctypes.c_void_p * len(params))()
     for k, name in enumerate(params):
         pointer = buffers[name].ctypes.data
         (scalars if name in defn.scalars else arrays)[k] = pointer
-    library.xplayers_host_entry(arrays, scalars, ctypes.c_longlong(n), ctypes.c_uint(grid),
-                                ctypes.c_uint(block))
+    sizes = (ctypes.c_longlong * len(params))(*(buffers[k].size for k in params))
+    library.xplayers_host_entry(arrays, scalars, sizes, ctypes.c_longlong(n),
+                                ctypes.c_uint(grid), ctypes.c_uint(block))
     return {name: buffers[name].copy() for name in outputs}
+
+
+def typed_inputs(defn: Any, dtype: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    """``inputs`` in the kernel's parameter dtypes (what the GPU would be given)."""
+    dtypes = param_dtypes(defn, dtype)
+    return {k: (dtypes[k].type(v) if k in defn.scalars else np.asarray(v, dtype=dtypes[k]))
+            for k, v in inputs.items()}
 
 
 def reference(defn: Any) -> Any:

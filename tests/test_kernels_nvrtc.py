@@ -114,9 +114,7 @@ def _inputs(defn, rng, dtype):
 
 
 def _typed(inputs, defn, dtype):
-    dtypes = cupy_build.param_dtypes(defn, dtype)
-    return {k: (dtypes[k].type(v) if k in defn.scalars else np.asarray(v, dtype=dtypes[k]))
-            for k, v in inputs.items()}
+    return cupy_build.typed_inputs(defn, dtype, inputs)
 
 
 def _compare(got, want, dtype, bit_exact, label):

@@ -20,7 +20,7 @@ __all__ = [
 ]
 
 # Modules whose ``KERNELS`` tuple lists kernel definitions (imported lazily, CuPy not needed).
-KERNEL_MODULES: tuple[str, ...] = ("xplayers.kernels",)
+KERNEL_MODULES: tuple[str, ...] = ("xplayers.kernels", "xplayers.kernels.fused_cupy")
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,85 @@
+"""Run in a fresh process by tests/test_launch_budget.py: the library's CuPy fast paths on the
+counting stand-in (tests/counting_cupy.py) against the portable bodies on NumPy.
+
+Prints one JSON object: for each check, the largest absolute difference and the launches the
+CuPy path took.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import counting_cupy
+
+cupy = counting_cupy.install()
+
+import numpy as np  # noqa: E402
+
+import xplayers  # noqa: E402
+from xplayers.backend.trusted_labels import labels_checked  # noqa: E402
+from xplayers.layer_utils import affine_relu_backward, affine_relu_forward  # noqa: E402
+from xplayers.layers import relu_backward, relu_forward, softmax_loss  # noqa: E402
+
+
+def _host(a):
+    return a.get() if isinstance(a, cupy.ndarray) else np.asarray(a)
+
+
+def _check(name, func, *host_args):
+    with xplayers.fast_paths(False):
+        want = func(*host_args)
+    counting_cupy.reset()
+    got = func(*(cupy.asarray(a) if isinstance(a, np.ndarray) else a for a in host_args))
+    launches = counting_cupy.COUNTS["launches"]
+    flat_want = [w for w in (want if isinstance(want, tuple) else (want,))
+                 if not isinstance(w, tuple)]
+    flat_got = [g for g in (got if isinstance(got, tuple) else (got,))
+                if not isinstance(g, tuple)]
+    diff = max(float(np.max(np.abs(_host(g).astype(np.float64) - np.asarray(w, np.float64))))
+               for g, w in zip(flat_got, flat_want, strict=True))
+    return name, {"diff": diff, "launches": launches,
+                  "is_cupy": all(isinstance(g, cupy.ndarray) for g in flat_got)}
+
+
+def main() -> None:
+    rng = np.random.default_rng(0)
+    results = {}
+    for dtype in (np.float32, np.float64):
+        x = rng.standard_normal((33, 10)).astype(dtype) * 5
+        y = rng.integers(0, 10, 33)
+        a = rng.standard_normal((9, 7)).astype(dtype)
+        w = rng.standard_normal((7, 5)).astype(dtype)
+        b = rng.standard_normal(5).astype(dtype)
+        dout = rng.standard_normal((9, 5)).astype(dtype)
+        for name, func, args in [
+            ("softmax_loss", softmax_loss, (x, y)),
+            ("softmax_loss_trusted", trusted_softmax_loss, (x, y)),
+            ("relu_backward", lambda d, c: relu_backward(d, c), (dout, dout[::-1].copy())),
+            ("relu_forward", lambda v: relu_forward(v)[0], (a,)),
+            ("affine_relu_forward", lambda *v: affine_relu_forward(*v)[0], (a, w, b)),
+            ("affine_relu_roundtrip",
+             lambda *v: affine_relu_backward(dout_like(v), affine_relu_forward(*v)[1]),
+             (a, w, b)),
+        ]:
+            key, value = _check(name, func, *args)
+            results[f"{key}/{np.dtype(dtype).name}"] = value
+    print(json.dumps(results))
+
+
+def trusted_softmax_loss(x, y):
+    """As the Solver calls it: labels checked once when the data moved to the device."""
+    with labels_checked(10):
+        return softmax_loss(x, y)
+
+
+def dout_like(args):
+    x, w, _ = args
+    xp = xplayers.get_array_module(x)
+    return xp.ones((x.shape[0], w.shape[1]), dtype=x.dtype)
+
+
+if __name__ == "__main__":
+    main()
