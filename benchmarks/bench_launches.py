@@ -19,6 +19,12 @@ Usage::
 
     python benchmarks/bench_launches.py                  # print the table
     python benchmarks/bench_launches.py --json FILE      # and write {case: {...}}
+    python benchmarks/bench_launches.py --gpu --json FILE  # on a GPU: measured there
+
+With ``--gpu`` (a CUDA GPU, CuPy and PyTorch with CUDA) the same steps run on the real CuPy
+and on PyTorch CUDA, and the kernels that reach the GPU are counted by ``torch.profiler``'s
+CUDA activity (CUPTI sees every kernel of the process, CuPy's included): ``xplayers`` and
+``torch`` are then kernels executed, ``host_reads`` device-to-host copies.
 """
 
 from __future__ import annotations
@@ -36,9 +42,12 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-import counting_cupy  # noqa: E402  (before anything imports cupy)
+# --gpu: count on a real GPU (CuPy and PyTorch CUDA) instead of the stand-in.
+ON_GPU = "--gpu" in sys.argv[1:]
+if not ON_GPU:
+    import counting_cupy  # (before anything imports cupy)
 
-counting_cupy.install()
+    counting_cupy.install()
 
 from bench_train import CASES, NUM_BATCHES, host_batches  # noqa: E402
 
@@ -75,19 +84,48 @@ def _model(case: Any) -> Any:
                              dtype=np.float32, init_seed=0)
 
 
-def count_xplayers(case: Any, rule: str) -> dict[str, int]:
-    """Launches, cuBLAS calls, allocations and host reads of the second Solver step."""
+def _solver(case: Any, rule: str) -> tuple[Any, list[Any]]:
     X, y = (np.concatenate(parts) for parts in zip(*host_batches(case), strict=True))
     data = {"X_train": X, "y_train": y, "X_val": X[:8], "y_val": y[:8]}
     solver = Solver(_model(case), data, update_rule=rule, optim_config={"learning_rate": 1e-3},
                     batch_size=case.batch_size, device="cuda", verbose=False, seed=0)
     rows = [np.arange(i * case.batch_size, (i + 1) * case.batch_size) for i in range(2)]
-    indices = [solver.train_data.xp.asarray(r) for r in rows]  # on the device, as the sampler's
+    return solver, [solver.train_data.xp.asarray(r) for r in rows]  # on the device
+
+
+def count_xplayers(case: Any, rule: str) -> dict[str, int]:
+    """Launches, cuBLAS calls, allocations and host reads of the second Solver step."""
+    solver, indices = _solver(case, rule)
     solver._step(indices[0])  # warm-up: creates optimizer state
+    if ON_GPU:
+        return _gpu_counts(lambda: solver._step(indices[1]))
     counting_cupy.reset()
     solver._step(indices[1])
     counts = dict(counting_cupy.COUNTS)
     return {k: int(counts.get(k, 0)) for k in ("launches", "blas", "allocations", "host_reads")}
+
+
+def _gpu_counts(step: Any) -> dict[str, int]:
+    """Kernels and device-to-host copies ``step`` puts on the GPU, as CUPTI records them."""
+    import cupy
+    import torch
+    from torch.autograd import DeviceType
+    from torch.profiler import ProfilerActivity, profile
+
+    cupy.cuda.runtime.deviceSynchronize()
+    torch.cuda.synchronize()
+    with profile(activities=[ProfilerActivity.CPU, ProfilerActivity.CUDA]) as prof:
+        step()
+        cupy.cuda.runtime.deviceSynchronize()
+        torch.cuda.synchronize()
+    on_gpu = [e for e in prof.events() if e.device_type == DeviceType.CUDA]
+    copies = [e for e in on_gpu if e.name.lower().startswith(("memcpy", "memset"))]
+    kernels = [e for e in on_gpu if e not in copies]
+    return {"launches": len(kernels),
+            "blas": sum("gemm" in e.name.lower() or "cublas" in e.name.lower()
+                        for e in kernels),
+            "allocations": -1,  # not measured on the GPU
+            "host_reads": sum("dtoh" in e.name.lower().replace(" ", "") for e in copies)}
 
 
 def count_torch(case: Any, rule: str) -> dict[str, int]:
@@ -102,13 +140,15 @@ def count_torch(case: Any, rule: str) -> dict[str, int]:
     params = {k: np.asarray(v) for k, v in model.params.items()}
     layers = (bench_train._torch_conv_layers(case, params) if case.image
               else bench_train._torch_mlp_layers(case, params))
-    net = torch.nn.Sequential(*layers).train()
+    device = "cuda" if ON_GPU else "cpu"
+    net = torch.nn.Sequential(*layers).to(device).train()
     if rule == "adam":
         opt: Any = torch.optim.Adam(net.parameters(), lr=1e-3, foreach=True)
     else:
         opt = torch.optim.SGD(net.parameters(), lr=1e-3, foreach=True,
                               momentum=0.9 if rule == "sgd_momentum" else 0.0)
-    batches = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in host_batches(case)]
+    batches = [(torch.from_numpy(a).to(device), torch.from_numpy(b).to(device))
+               for a, b in host_batches(case)]
 
     def step(i: int) -> None:
         Xb, yb = batches[i % NUM_BATCHES]
@@ -118,6 +158,8 @@ def count_torch(case: Any, rule: str) -> dict[str, int]:
         opt.step()
 
     step(0)
+    if ON_GPU:
+        return _gpu_counts(lambda: step(1))
     with profile(activities=[ProfilerActivity.CPU]) as prof:
         step(1)
     return _torch_counts(prof.events())
@@ -167,6 +209,8 @@ def main(argv: list[str] | None = None) -> dict[str, dict[str, int]]:
     parser.add_argument("--json", type=Path, help="write the counts to this file")
     parser.add_argument("--cases", nargs="*", help="case/rule names (default: all)")
     parser.add_argument("--no-torch", action="store_true", help="skip the PyTorch counts")
+    parser.add_argument("--gpu", action="store_true",
+                        help="count kernels on a real GPU (CuPy, PyTorch CUDA, torch.profiler)")
     args = parser.parse_args(argv)
     results: dict[str, dict[str, int]] = {}
     print(f"{'case':<28}{'xplayers':>9}{'torch':>7}{'cuBLAS':>8}{'allocs':>8}{'reads':>7}")
