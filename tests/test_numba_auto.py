@@ -48,18 +48,18 @@ def test_max_pool_switches_to_numba_with_the_same_bits(rng, quick_auto):
     x[0, 0, :2, :2] = [[-0.0, 0.0], [np.nan, 1.0]]
     g = pool_geometry("test", x, {"pool_height": 2, "pool_width": 2, "stride": 2})
     small = x[:, :1, :4, :4]  # 32 elements: below the threshold, never numba
-    runs = [pooling._forward.run(np, x, g) for _ in range(3)]
+    runs = [pooling._max_pool_forward.run(np, x, g) for _ in range(3)]
     assert [name for name, _ in runs] == ["numpy", "numpy", "numba"]
     for _, (out, argmax) in runs[1:]:
         np.testing.assert_array_equal(out.view(np.uint32), runs[0][1][0].view(np.uint32))
         np.testing.assert_array_equal(argmax, runs[0][1][1])
     g_small = pool_geometry("test", small, {"pool_height": 2, "pool_width": 2, "stride": 2})
-    assert pooling._forward.run(np, small, g_small)[0] == "numpy"
+    assert pooling._max_pool_forward.run(np, small, g_small)[0] == "numpy"
     dout = rng.standard_normal(g.out_shape).astype(np.float32)
-    name, dx = pooling._backward.run(np, dout, runs[0][1][1], g)
+    name, dx = pooling._max_pool_backward.run(np, dout, runs[0][1][1], g)
     assert name == "numba"
     with xplayers.fast_paths(numba=False):
-        name, expected = pooling._backward.run(np, dout, runs[0][1][1], g)
+        name, expected = pooling._max_pool_backward.run(np, dout, runs[0][1][1], g)
     assert name == "numpy"
     np.testing.assert_array_equal(dx.view(np.uint32), expected.view(np.uint32))
 

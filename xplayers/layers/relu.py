@@ -92,18 +92,18 @@ def _relu_backward_cupy(xp: ModuleType, dout: Any, cache: Any) -> Any:
 _relu_backward = FastPaths(relu_backward_portable, cupy=_relu_backward_cupy)
 
 
-def _select_portable(xp: ModuleType, active: Any, values: Any) -> Any:
+def select_where_portable(xp: ModuleType, active: Any, values: Any) -> Any:
     return xp.where(active, values, zero_like(xp, values))
 
 
-def _select_numpy(xp: ModuleType, active: Any, values: Any) -> Any:
+def _select_where_numpy(xp: ModuleType, active: Any, values: Any) -> Any:
     if not (type(values) is np.ndarray and values.ndim and values.dtype.kind == "f"
             and values.dtype.isnative and values.dtype.itemsize <= 8):
         return NotImplemented
     return _bits.select(active, values)
 
 
-select_where = FastPaths(_select_portable, numpy=_select_numpy)
+select_where = FastPaths(select_where_portable, numpy=_select_where_numpy)
 """``values`` where ``active``, else ``+0``: ``select_where(xp, active, values)``, shapes equal.
 
 NumPy: by bit masks (:mod:`._bits`), the same values without a branch per element."""
