@@ -57,6 +57,7 @@ public:
     float16(float v) : data_(static_cast<_Float16>(v)) {}
     explicit float16(double v) : data_(static_cast<_Float16>(v)) {}
     explicit float16(int v) : data_(static_cast<_Float16>(static_cast<float>(v))) {}
+    explicit float16(long long v) : data_(static_cast<_Float16>(static_cast<float>(v))) {}
     operator float() const { return static_cast<float>(data_); }
     float16& operator=(const float16&) = default;
     template <typename T>

@@ -21,7 +21,13 @@ import numpy as np  # noqa: E402
 import xplayers  # noqa: E402
 from xplayers.backend.trusted_labels import labels_checked  # noqa: E402
 from xplayers.layer_utils import affine_relu_backward, affine_relu_forward  # noqa: E402
-from xplayers.layers import relu_backward, relu_forward, softmax_loss  # noqa: E402
+from xplayers.layers import (  # noqa: E402
+    batchnorm_backward_alt,
+    batchnorm_forward,
+    relu_backward,
+    relu_forward,
+    softmax_loss,
+)
 
 
 def _host(a):
@@ -51,6 +57,7 @@ def main() -> None:
         x = rng.standard_normal((33, 10)).astype(dtype) * 5
         y = rng.integers(0, 10, 33)
         a = rng.standard_normal((9, 7)).astype(dtype)
+        a4 = rng.standard_normal((12, 4)).astype(dtype) * 3 + 1
         w = rng.standard_normal((7, 5)).astype(dtype)
         b = rng.standard_normal(5).astype(dtype)
         dout = rng.standard_normal((9, 5)).astype(dtype)
@@ -60,6 +67,8 @@ def main() -> None:
             ("relu_backward", lambda d, c: relu_backward(d, c), (dout, dout[::-1].copy())),
             ("relu_forward", lambda v: relu_forward(v)[0], (a,)),
             ("affine_relu_forward", lambda *v: affine_relu_forward(*v)[0], (a, w, b)),
+            ("batchnorm_train", batchnorm_train, (a4, b[:4] + 1, b[1:].copy())),
+            ("batchnorm_roundtrip", batchnorm_roundtrip, (a4, b[:4] + 1, b[1:].copy())),
             ("affine_relu_roundtrip",
              lambda *v: affine_relu_backward(dout_like(v), affine_relu_forward(*v)[1]),
              (a, w, b)),
@@ -67,6 +76,18 @@ def main() -> None:
             key, value = _check(name, func, *args)
             results[f"{key}/{np.dtype(dtype).name}"] = value
     print(json.dumps(results))
+
+
+def batchnorm_train(x, gamma, beta):
+    """Output and both running statistics after one training-mode call."""
+    param = {"mode": "train"}
+    out, _ = batchnorm_forward(x, gamma, beta, param)
+    return out, param["running_mean"], param["running_var"]
+
+
+def batchnorm_roundtrip(x, gamma, beta):
+    out, cache = batchnorm_forward(x, gamma, beta, {"mode": "train"})
+    return batchnorm_backward_alt(out * out, cache)
 
 
 def trusted_softmax_loss(x, y):

@@ -53,7 +53,7 @@ def test_launches_per_step_stay_within_budget(counted, case):
 
 def test_fused_cupy_paths_on_the_standin_match_the_portable_bodies():
     results = json.loads(_run("tests/standin_checks.py"))
-    assert len(results) == 12
+    assert len(results) == 16
     for name, r in results.items():
         assert r["is_cupy"], f"{name}: the CuPy path returned host arrays"
         tolerance = 1e-5 if name.endswith("float32") else 1e-12
@@ -62,3 +62,6 @@ def test_fused_cupy_paths_on_the_standin_match_the_portable_bodies():
     assert results["softmax_loss_trusted/float32"]["launches"] == 2
     assert results["relu_backward/float32"]["launches"] == 1
     assert results["affine_relu_forward/float32"]["launches"] == 2  # GEMM, bias + ReLU
+    # zeros and ones for the missing running statistics, the forward kernel, and one update
+    # of both statistics
+    assert results["batchnorm_train/float32"]["launches"] == 4

@@ -20,7 +20,9 @@ __all__ = [
 ]
 
 # Modules whose ``KERNELS`` tuple lists kernel definitions (imported lazily, CuPy not needed).
-KERNEL_MODULES: tuple[str, ...] = ("xplayers.kernels", "xplayers.kernels.fused_cupy")
+KERNEL_MODULES: tuple[str, ...] = (
+    "xplayers.kernels", "xplayers.kernels.fused_cupy", "xplayers.kernels.norm_cupy",
+)
 
 
 @dataclass(frozen=True)

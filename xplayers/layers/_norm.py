@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from ..backend.fast_paths import FastPaths
+from ..backend.namespace import is_cupy_array
 from . import _norm_numpy
 
 __all__ = ["normalize", "normalize_backward", "scale_shift_backward", "scale_shift_forward"]
@@ -162,8 +163,38 @@ def _per_group(values: np.ndarray, groups: int, dtype: Any) -> np.ndarray:
     return np.ascontiguousarray(np.reshape(values, (groups, -1)), dtype=dtype)
 
 
+def _rows_of(x: Any, axes: tuple[int, ...], *others: Any) -> bool:
+    """CuPy (N, D) ``x`` normalised over its rows, C-contiguous, ``others`` of its dtype."""
+    return (is_cupy_array(x) and x.ndim == 2 and axes == (0,) and x.flags.c_contiguous
+            and all(o.dtype == x.dtype and o.size == x.shape[1] for o in others))
+
+
+def _scale_shift_forward_cupy(xp: ModuleType, x: Any, gamma: Any, beta: Any,
+                              axes: tuple[int, ...], eps: float) -> Any:
+    """Batch norm's forward in one CUDA kernel (:mod:`xplayers.kernels.norm_cupy`)."""
+    if not (_rows_of(x, axes, gamma, beta) and gamma.ndim == beta.ndim == 1):
+        return NotImplemented
+    from ..kernels import norm_cupy
+
+    return norm_cupy.batchnorm_forward(x, gamma, beta, eps)
+
+
+def _scale_shift_backward_cupy(xp: ModuleType, dout: Any, xhat: Any, inv_std: Any, gamma: Any,
+                               axes: tuple[int, ...], param_axes: tuple[int, ...],
+                               batch_stats: bool) -> Any:
+    """Batch norm's backward (batch statistics) in one CUDA kernel."""
+    if not (batch_stats and param_axes == axes and _rows_of(dout, axes, gamma, inv_std)
+            and xhat.flags.c_contiguous and xhat.dtype == dout.dtype):
+        return NotImplemented
+    from ..kernels import norm_cupy
+
+    return norm_cupy.batchnorm_backward(dout, xhat, gamma, inv_std)
+
+
 scale_shift_forward = FastPaths(scale_shift_forward_portable,
-                                numba=_scale_shift_forward_numba)
+                                numba=_scale_shift_forward_numba,
+                                cupy=_scale_shift_forward_cupy)
 scale_shift_backward = FastPaths(scale_shift_backward_portable,
                                  numpy=_norm_numpy.scale_shift_backward,
-                                 numba=_scale_shift_backward_numba)
+                                 numba=_scale_shift_backward_numba,
+                                 cupy=_scale_shift_backward_cupy)
