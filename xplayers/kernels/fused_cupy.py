@@ -16,7 +16,7 @@ import numpy as np
 
 from .definitions import ElementwiseDefinition
 
-__all__ = ["KERNELS", "bias_relu", "relu_backward", "softmax_loss"]
+__all__ = ["KERNELS", "bias_relu", "dropout", "relu_backward", "softmax_loss"]
 
 # One thread per row i of x (N, C), flattened: the row's log-softmax with the max subtracted
 # first (finite for any finite logits), the gradient (softmax - onehot) / n, and the row's
@@ -65,7 +65,19 @@ BIAS_RELU = ElementwiseDefinition(
     reference="xplayers.kernels.fused_cupy:bias_relu_reference",
 )
 
-KERNELS = (SOFTMAX_LOSS, RELU_BACKWARD, BIAS_RELU)
+# Inverted dropout from a uniform draw ``u``: the mask (``scale`` where ``u >= p``, else 0)
+# and ``x * mask`` in one pass; p and scale in x's dtype, as NumPy casts the Python floats.
+DROPOUT = ElementwiseDefinition(
+    name="xplayers_dropout",
+    in_params="T u, T x, T p, T scale",
+    out_params="T out, T mask",
+    operation="mask = u >= p ? scale : T(0); out = x * mask;",
+    scalars=("p", "scale"),
+    dtypes=("float32", "float64"),
+    reference="xplayers.kernels.fused_cupy:dropout_reference",
+)
+
+KERNELS = (SOFTMAX_LOSS, RELU_BACKWARD, BIAS_RELU, DROPOUT)
 
 
 def softmax_loss_reference(x: Any, y: Any, c: Any, n: Any) -> dict[str, np.ndarray]:
@@ -112,6 +124,19 @@ def _bias_relu_sample(rng: np.random.Generator, dtype: str) -> dict[str, Any]:
 
 bias_relu_reference.sample_inputs = _bias_relu_sample  # type: ignore[attr-defined]
 
+def dropout_reference(u: Any, x: Any, p: Any, scale: Any) -> dict[str, np.ndarray]:
+    """:data:`DROPOUT` on NumPy, as ``layers/dropout.py``'s portable body computes it."""
+    mask = (u >= p).astype(x.dtype)
+    mask *= scale
+    return {"out": x * mask, "mask": mask}
+
+
+def _dropout_sample(rng: np.random.Generator, dtype: str) -> dict[str, Any]:
+    return {"u": rng.random(600), "x": rng.uniform(-2, 2, 600), "p": 0.3, "scale": 1 / 0.7}
+
+
+dropout_reference.sample_inputs = _dropout_sample  # type: ignore[attr-defined]
+
 _BUILT: dict[str, Any] = {}
 
 
@@ -147,3 +172,10 @@ def bias_relu(a: Any, b: Any) -> Any:
     flat = a.reshape(-1)
     _kernel(BIAS_RELU)(flat, b, np.int64(a.shape[1]), flat)
     return a
+
+
+def dropout(x: Any, u: Any, p: float) -> tuple[Any, Any]:
+    """``(x * mask, mask)`` of inverted dropout from the uniform draw ``u`` (x's shape and
+    dtype), in one launch."""
+    t = x.dtype.type
+    return _kernel(DROPOUT)(u, x, t(p), t(1.0 / (1.0 - p)))
