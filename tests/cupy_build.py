@@ -89,14 +89,18 @@ def nvrtc_inputs(defn: Any, dtype: str = "float32", index32: bool = True) -> tup
 
 
 def nvrtc_compile(source: str, options: tuple, arch: str,
-                  name_expressions: tuple[str, ...] | None = None) -> bytes:
+                  name_expressions: tuple[str, ...] | None = None, ptx: bool = False) -> bytes:
     """Compile with CuPy's NVRTC wrapper to a cubin for ``sm_<arch>``, as CuPy does on a GPU
-    of that architecture; raises ``cupy.cuda.compiler.CompileException`` with NVRTC's log."""
+    of that architecture (``ptx``: to PTX for ``compute_<arch>``, as with
+    ``CUPY_COMPILE_WITH_PTX=1``); raises ``cupy.cuda.compiler.CompileException`` with NVRTC's
+    log. ``--pch`` (CuPy's ``CUPY_NVRTC_USE_PCH=1``) lets NVRTC reuse CuPy's parsed headers
+    between compilations."""
     compiler = cupy_modules()[2]
     program = compiler._NVRTCProgram(source, "kern.cu", name_expressions=name_expressions,
-                                     method="cubin")
+                                     method="ptx" if ptx else "cubin")
+    arch_option = f"-arch=compute_{arch}" if ptx else f"-arch=sm_{arch}"
     binary, _ = program.compile(
-        (*options, f"-arch=sm_{arch}", "--device-as-default-execution-space"))
+        (*options, arch_option, "--device-as-default-execution-space", "--pch"))
     return binary
 
 
