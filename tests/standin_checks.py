@@ -75,7 +75,42 @@ def main() -> None:
         ]:
             key, value = _check(name, func, *args)
             results[f"{key}/{np.dtype(dtype).name}"] = value
+    results["solver_steps"] = solver_steps()
     print(json.dumps(results))
+
+
+def solver_steps() -> dict:
+    """Three Adam steps of a batch-norm net and of a conv net through the Solver, on the
+    stand-in (every CuPy path of the step) and on NumPy: the largest parameter difference."""
+    from xplayers.models import FullyConnectedNet, ThreeLayerConvNet
+    from xplayers.training.solver import Solver
+
+    rng = np.random.default_rng(1)
+    worst, launches = 0.0, 0
+    for make, shape in (
+        (lambda: FullyConnectedNet([16, 12], input_dim=10, num_classes=5,
+                                   normalization="batchnorm", dtype=np.float64, init_seed=0),
+         (40, 10)),
+        (lambda: ThreeLayerConvNet((3, 8, 8), num_filters=4, filter_size=3, hidden_dim=10,
+                                   num_classes=5, dtype=np.float64, seed=0), (40, 3, 8, 8)),
+    ):
+        X = rng.standard_normal(shape)
+        y = rng.integers(0, 5, shape[0])
+        data = {"X_train": X, "y_train": y, "X_val": X[:8], "y_val": y[:8]}
+        params = {}
+        for device in ("cpu", "cuda"):
+            model = make()
+            solver = Solver(model, data, update_rule="adam", batch_size=10, device=device,
+                            verbose=False, seed=0, optim_config={"learning_rate": 1e-2})
+            counting_cupy.reset()
+            for i in range(3):
+                solver._step(np.arange(i * 10, i * 10 + 10))
+            if device == "cuda":
+                launches += counting_cupy.COUNTS["launches"]
+            params[device] = {k: _host(v) for k, v in model.params.items()}
+        worst = max(worst, *(float(np.max(np.abs(params["cpu"][k] - params["cuda"][k])))
+                             for k in params["cpu"]))
+    return {"diff": worst, "launches": launches, "is_cupy": True}
 
 
 def batchnorm_train(x, gamma, beta):

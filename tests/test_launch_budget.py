@@ -53,10 +53,10 @@ def test_launches_per_step_stay_within_budget(counted, case):
 
 def test_fused_cupy_paths_on_the_standin_match_the_portable_bodies():
     results = json.loads(_run("tests/standin_checks.py"))
-    assert len(results) == 16
+    assert len(results) == 17
     for name, r in results.items():
         assert r["is_cupy"], f"{name}: the CuPy path returned host arrays"
-        tolerance = 1e-5 if name.endswith("float32") else 1e-12
+        tolerance = 1e-5 if name.endswith("float32") else 1e-10
         assert r["diff"] <= tolerance, f"{name}: differs from the portable body by {r['diff']}"
     # the fused kernel and one sum, as the Solver calls it (labels checked once beforehand)
     assert results["softmax_loss_trusted/float32"]["launches"] == 2
