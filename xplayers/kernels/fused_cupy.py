@@ -16,7 +16,8 @@ import numpy as np
 
 from .definitions import ElementwiseDefinition
 
-__all__ = ["KERNELS", "bias_relu", "dropout", "relu_backward", "softmax_loss"]
+__all__ = ["KERNELS", "bias_relu", "dropout", "relu_backward", "relu_backward_bias",
+           "softmax_loss"]
 
 # One thread per row i of x (N, C), flattened: the row's log-softmax with the max subtracted
 # first (finite for any finite logits), the gradient (softmax - onehot) / n, and the row's
@@ -65,6 +66,31 @@ BIAS_RELU = ElementwiseDefinition(
     reference="xplayers.kernels.fused_cupy:bias_relu_reference",
 )
 
+# The ReLU backward of an (N, M) layer and the column sums of its result (the affine layer's
+# bias gradient) in one pass: a thread per column, sums in float for float16.
+RELU_BACKWARD_BIAS = ElementwiseDefinition(
+    name="xplayers_relu_backward_bias",
+    in_params="raw T dout, raw T cache, int64 rows, int64 cols",
+    out_params="raw T dx, T db",
+    preamble="""
+template <typename T> struct xplayers_sum { typedef T type; };
+template <> struct xplayers_sum<float16> { typedef float type; };
+""",
+    operation="""
+    typename xplayers_sum<T>::type s = 0;
+    for (ptrdiff_t r = 0; r < rows; ++r) {
+        const ptrdiff_t k = r * cols + i;
+        const T d = cache[k] > T(0) ? dout[k] : T(0);
+        dx[k] = d;
+        s += d;
+    }
+    db = s;
+    """,
+    scalars=("rows", "cols"),
+    reference="xplayers.kernels.fused_cupy:relu_backward_bias_reference",
+    bit_exact=False,
+)
+
 # Inverted dropout from a uniform draw ``u``: the mask (``scale`` where ``u >= p``, else 0)
 # and ``x * mask`` in one pass; p and scale in x's dtype, as NumPy casts the Python floats.
 DROPOUT = ElementwiseDefinition(
@@ -77,7 +103,7 @@ DROPOUT = ElementwiseDefinition(
     reference="xplayers.kernels.fused_cupy:dropout_reference",
 )
 
-KERNELS = (SOFTMAX_LOSS, RELU_BACKWARD, BIAS_RELU, DROPOUT)
+KERNELS = (SOFTMAX_LOSS, RELU_BACKWARD, BIAS_RELU, DROPOUT, RELU_BACKWARD_BIAS)
 
 
 def softmax_loss_reference(x: Any, y: Any, c: Any, n: Any) -> dict[str, np.ndarray]:
@@ -123,6 +149,23 @@ def _bias_relu_sample(rng: np.random.Generator, dtype: str) -> dict[str, Any]:
 
 
 bias_relu_reference.sample_inputs = _bias_relu_sample  # type: ignore[attr-defined]
+
+def relu_backward_bias_reference(dout: Any, cache: Any, rows: Any,
+                                 cols: Any) -> dict[str, np.ndarray]:
+    """:data:`RELU_BACKWARD_BIAS` on NumPy: ``relu_backward`` then ``affine_backward``'s
+    ``db``."""
+    d = np.asarray(dout).reshape(int(rows), int(cols))
+    dx = np.where(np.asarray(cache).reshape(d.shape) > 0, d, np.zeros((), d.dtype))
+    return {"dx": dx.reshape(-1), "db": dx.sum(axis=0)}
+
+
+def _relu_bias_sample(rng: np.random.Generator, dtype: str) -> dict[str, Any]:
+    return {"dout": rng.uniform(-2, 2, 30 * 11), "cache": rng.uniform(-1, 1, 30 * 11),
+            "rows": 30, "cols": 11}
+
+
+relu_backward_bias_reference.sample_inputs = _relu_bias_sample  # type: ignore[attr-defined]
+
 
 def dropout_reference(u: Any, x: Any, p: Any, scale: Any) -> dict[str, np.ndarray]:
     """:data:`DROPOUT` on NumPy, as ``layers/dropout.py``'s portable body computes it."""
@@ -179,3 +222,16 @@ def dropout(x: Any, u: Any, p: float) -> tuple[Any, Any]:
     dtype), in one launch."""
     t = x.dtype.type
     return _kernel(DROPOUT)(u, x, t(p), t(1.0 / (1.0 - p)))
+
+
+def relu_backward_bias(dout: Any, cache: Any) -> tuple[Any, Any]:
+    """``(dx, db)``: the ReLU backward of C-contiguous (N, M) ``dout`` and its column sums
+    (M,), in one launch."""
+    import cupy
+
+    n, m = dout.shape
+    dx = cupy.empty((n * m,), dtype=dout.dtype)
+    db = cupy.empty((m,), dtype=dout.dtype)
+    _kernel(RELU_BACKWARD_BIAS)(dout.reshape(-1), cache.reshape(-1), np.int64(n), np.int64(m),
+                                dx, db)
+    return dx.reshape(n, m), db

@@ -82,8 +82,36 @@ def affine_relu_backward(
     db : array, shape (M,)
     """
     fc_cache, relu_cache = cache
+    xp = get_array_module(dout=dout, cache=relu_cache)
+    return _affine_relu_backward(xp, dout, fc_cache, relu_cache, compute_dx)
+
+
+def affine_relu_backward_portable(xp: Any, dout: Any, fc_cache: Any, relu_cache: Any,
+                                  compute_dx: bool) -> tuple[Any, Any, Any]:
+    """The portable body of :func:`affine_relu_backward`."""
     da = relu_backward(dout, relu_cache)
     return affine_backward(da, fc_cache, compute_dx=compute_dx)
+
+
+def _affine_relu_backward_cupy(xp: Any, dout: Any, fc_cache: Any, relu_cache: Any,
+                               compute_dx: bool) -> Any:
+    """ReLU backward and the bias gradient in one kernel, then the two GEMMs."""
+    x, w, in_dtypes, has_bias = fc_cache
+    if not (is_cupy_array(dout) and has_bias and in_dtypes is None and dout.ndim == 2
+            and dout.shape == relu_cache.shape == (x.shape[0], w.shape[1])
+            and dout.dtype == relu_cache.dtype == x.dtype
+            and dout.flags.c_contiguous and relu_cache.flags.c_contiguous):
+        return NotImplemented
+    from ..kernels import fused_cupy
+
+    da, db = fused_cupy.relu_backward_bias(dout, relu_cache)
+    dw = xp.matrix_transpose(xp.reshape(x, (x.shape[0], w.shape[0]))) @ da
+    dx = xp.reshape(da @ xp.matrix_transpose(w), x.shape) if compute_dx else None
+    return dx, dw, db
+
+
+_affine_relu_backward = FastPaths(affine_relu_backward_portable,
+                                  cupy=_affine_relu_backward_cupy)
 
 
 def affine_norm_relu_forward(
