@@ -14,7 +14,7 @@ class CUDARuntimeError(RuntimeError):
 
 
 def fake_cupy(device_count=1, count_error=None, kernel_error=None, random_error=None,
-              driver_version=11040, runtime_version=12080):
+              driver_version=11040, runtime_version=12080, compute_capability=None):
     def get_device_count():
         if count_error is not None:
             raise count_error
@@ -37,8 +37,11 @@ def fake_cupy(device_count=1, count_error=None, kernel_error=None, random_error=
     runtime = SimpleNamespace(getDeviceCount=get_device_count,
                               driverGetVersion=lambda: driver_version,
                               runtimeGetVersion=lambda: runtime_version)
+    cuda = SimpleNamespace(runtime=runtime)
+    if compute_capability is not None:  # CuPy's Device(i).compute_capability, e.g. "75"
+        cuda.Device = lambda i: SimpleNamespace(compute_capability=compute_capability)
     return SimpleNamespace(
-        __version__="14.0.0", float32="float32", cuda=SimpleNamespace(runtime=runtime),
+        __version__="14.0.0", float32="float32", cuda=cuda,
         arange=lambda n, dtype: Probe(), random=SimpleNamespace(default_rng=default_rng),
     )
 
@@ -109,3 +112,31 @@ def test_cupy_import_failing_on_a_missing_library(monkeypatch):
     usable, reason = _cuda.cuda_status.__wrapped__()
     assert not usable
     assert "CuPy failed to import: a CUDA library is missing: libcudart.so.12" in reason
+
+
+@pytest.mark.parametrize(("runtime", "arch", "usable"), [
+    (13000, "70", False), (13000, "61", False), (13000, "75", True), (13020, "120", True),
+    (12080, "70", True), (12080, "50", True),
+])
+def test_gpus_below_cuda_13s_oldest_architecture_are_diagnosed(runtime, arch, usable):
+    cupy = fake_cupy(runtime_version=runtime, compute_capability=arch)
+    got, reason = _cuda.probe_cupy(cupy, driver_found=lambda: True)
+    assert got is usable
+    if not usable:
+        assert f"sm_{arch}" in reason and "sm_75" in reason and "xplayers[cuda12]" in reason
+
+
+def test_nvrtc_rejecting_the_architecture_is_explained():
+    error = RuntimeError("nvrtc: error: invalid value for --gpu-architecture (-arch)")
+    usable, reason = _cuda.probe_cupy(fake_cupy(kernel_error=error), driver_found=lambda: True)
+    assert not usable and "sm_75" in reason and "xplayers[cuda12]" in reason
+
+
+@pytest.mark.parametrize(("runtime", "driver"), [(13000, "580.65.06"), (12080, "525.60.13")])
+def test_driver_too_old_names_the_minimum_driver(runtime, driver):
+    error = CUDARuntimeError("cudaErrorInsufficientDriver: CUDA driver version is insufficient "
+                             "for CUDA runtime version")
+    cupy = fake_cupy(count_error=error, driver_version=12040, runtime_version=runtime)
+    usable, reason = _cuda.probe_cupy(cupy, driver_found=lambda: True)
+    assert not usable and f"needs NVIDIA driver {driver} or newer" in reason
+    assert "CUDA 12.4" in reason

@@ -82,12 +82,12 @@ def test_conv_cupy_module_matches_the_portable_body(cupy_path, dtype, stride, pa
     b = rng.standard_normal(4).astype(dtype)
     g = conv_geometry("test", x, w, b, {"stride": stride, "pad": pad})
     out, cols = conv_cupy.conv_forward(_on_fake_gpu(x), w, b, g)
-    expected, expected_cols = conv_module._portable_forward(np, x, w, b, g)
+    expected, expected_cols = conv_module.conv_forward_portable(np, x, w, b, g)
     np.testing.assert_array_equal(cols, expected_cols)
     np.testing.assert_allclose(out, expected, rtol=1e-6 if dtype == np.float32 else 1e-12)
     dout = rng.standard_normal(out.shape).astype(dtype)
     dx, dw, db = conv_cupy.conv_backward(_on_fake_gpu(dout), cols, w, g, True)
-    edx, edw, edb = conv_module._portable_backward(np, dout, expected_cols, w, g, True)
+    edx, edw, edb = conv_module.conv_backward_portable(np, dout, expected_cols, w, g, True)
     for actual, wanted in ((dx, edx), (dw, edw), (db, edb)):
         np.testing.assert_allclose(actual, wanted, rtol=1e-5 if dtype == np.float32 else 1e-12)
     assert launches == [f"xplayers_im2col<{_c(dtype)}, int>", f"xplayers_col2im<{_c(dtype)}, int>"]
@@ -130,22 +130,24 @@ def test_layers_cupy_table_entries_call_the_cupy_modules(cupy_path):
     x = rng.standard_normal((2, 3, 6, 6))
     w, b = rng.standard_normal((4, 3, 3, 3)), rng.standard_normal(4)
     g = conv_geometry("test", x, w, b, {"stride": 1, "pad": 1})
-    out, saved = conv_module._forward.implementation("cupy")(np, _on_fake_gpu(x), w, b, g)
+    out, saved = conv_module._conv_forward.implementation("cupy")(np, _on_fake_gpu(x), w, b, g)
     expected, cache = conv_module.conv_forward(x, w, b, {"stride": 1, "pad": 1})
     np.testing.assert_allclose(out, expected, rtol=1e-12)
     dout = rng.standard_normal(out.shape)
-    grads = conv_module._backward.implementation("cupy")(np, _on_fake_gpu(dout), saved, w, g,
+    grads = conv_module._conv_backward.implementation("cupy")(np, _on_fake_gpu(dout), saved, w, g,
                                                          True)
     for got, want in zip(grads, conv_module.conv_backward(dout, cache), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-12)
 
     pool_param = {"pool_height": 2, "pool_width": 2, "stride": 2}
     pg = pool_geometry("test", x, pool_param)
-    pooled, argmax = pooling_module._forward.implementation("cupy")(np, _on_fake_gpu(x), pg)
+    forward = pooling_module._max_pool_forward.implementation("cupy")
+    pooled, argmax = forward(np, _on_fake_gpu(x), pg)
     expected, pool_cache = pooling_module.max_pool_forward(x, pool_param)
     np.testing.assert_array_equal(pooled, expected)
     np.testing.assert_array_equal(argmax, pool_cache.argmax)
     dpool = rng.standard_normal(pooled.shape)
-    dx = pooling_module._backward.implementation("cupy")(np, _on_fake_gpu(dpool), argmax, pg)
+    backward = pooling_module._max_pool_backward.implementation("cupy")
+    dx = backward(np, _on_fake_gpu(dpool), argmax, pg)
     np.testing.assert_array_equal(dx, pooling_module.max_pool_backward(dpool, pool_cache))
     assert len(launches) == 4

@@ -106,7 +106,7 @@ def test_im2col_col2im_match_numpy(emulated, case, dtype, index, launch) -> None
     bias = np.zeros(f, dtype=dtype)
     g = conv_geometry("test", x, weights, bias, {"stride": stride, "pad": pad})
 
-    _, expected_cols = conv_module._portable_forward(np, x, weights, bias, g)
+    _, expected_cols = conv_module.conv_forward_portable(np, x, weights, bias, g)
     cols = np.empty((c * kh * kw, n * g.ho * g.wo), dtype=dtype)
     _run(emulated, instantiation("xplayers_im2col", dtype, index), [x, cols],
          conv_scalars(g, cols.size, index), launch)
@@ -132,7 +132,7 @@ def test_col2im_gives_the_portable_backward_dx(emulated, case, dtype) -> None:
     out, cache = run_portable(conv_module.conv_forward, x, weights, bias, params)
     dout = rng.standard_normal(out.shape).astype(dtype)
     g = cache.geometry
-    expected_dx, _, _ = conv_module._portable_backward(np, dout, cache.saved, weights, g, True)
+    expected_dx, _, _ = conv_module.conv_backward_portable(np, dout, cache.saved, weights, g, True)
 
     dout2 = np.reshape(np.permute_dims(dout, (1, 0, 2, 3)), (g.f, g.n * g.ho * g.wo))
     dcols = np.matrix_transpose(np.reshape(weights, (g.f, -1))) @ dout2  # as the portable body

@@ -38,19 +38,19 @@ def test_max_pool_takes_numba_when_on_with_the_same_bits(rng):
     x[0, 0, :2, :2] = [[-0.0, 0.0], [np.nan, 1.0]]
     g = pool_geometry("test", x, {"pool_height": 2, "pool_width": 2, "stride": 2})
     with xplayers.fast_paths(numba=False):
-        name, (expected, expected_argmax) = pooling._forward.run(np, x, g)
+        name, (expected, expected_argmax) = pooling._max_pool_forward.run(np, x, g)
     assert name == "numpy"
     with xplayers.fast_paths(numba=True):
-        name, (out, argmax) = pooling._forward.run(np, x, g)
+        name, (out, argmax) = pooling._max_pool_forward.run(np, x, g)
     assert name == "numba"
     np.testing.assert_array_equal(out.view(np.uint32), expected.view(np.uint32))
     np.testing.assert_array_equal(argmax, expected_argmax)
     dout = rng.standard_normal(g.out_shape).astype(np.float32)
     with xplayers.fast_paths(numba=True):
-        name, dx = pooling._backward.run(np, dout, argmax, g)
+        name, dx = pooling._max_pool_backward.run(np, dout, argmax, g)
     assert name == "numba"
     with xplayers.fast_paths(numba=False):
-        name, expected_dx = pooling._backward.run(np, dout, argmax, g)
+        name, expected_dx = pooling._max_pool_backward.run(np, dout, argmax, g)
     assert name == "numpy"
     np.testing.assert_array_equal(dx.view(np.uint32), expected_dx.view(np.uint32))
 

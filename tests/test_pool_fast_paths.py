@@ -57,11 +57,11 @@ def test_tiled_paths_equal_the_portable_body_bit_for_bit(rng, numba, dtype, shap
     for x in layouts(special_values(rng, shape, dtype)):
         g = pool_geometry("test", x, pool_param)
         with xplayers.fast_paths(numba=numba):
-            name, (out, argmax) = pooling._forward.run(np, x, g)
+            name, (out, argmax) = pooling._max_pool_forward.run(np, x, g)
             out_via_api, cache = pooling.max_pool_forward(x, pool_param)
             dout = special_values(rng, g.out_shape, dtype)
             dx = pooling.max_pool_backward(dout, cache)
-            backward_name, _ = pooling._backward.run(np, dout, cache.argmax, g)
+            backward_name, _ = pooling._max_pool_backward.run(np, dout, cache.argmax, g)
         expected_engine = "numba" if numba and dtype != np.float16 and size == 2 else "numpy"
         assert (name, backward_name) == (expected_engine, expected_engine)
         ref, ref_cache = run_portable(pooling.max_pool_forward, x, pool_param)

@@ -20,9 +20,16 @@ from typing import Any
 logger = logging.getLogger("xplayers")
 
 INSTALL_HINT = (
-    "install CuPy with the CUDA libraries it loads (NVRTC, cuRAND, cuBLAS) for your driver: "
-    "pip install 'xplayers[cuda12]' or 'xplayers[cuda13]' (CuPy's [ctk] extra)"
+    "install CuPy with the CUDA libraries it loads (NVRTC and the CUDA headers, cuRAND, cuBLAS) "
+    "for your driver: pip install 'xplayers[cuda12]' or 'xplayers[cuda13]' (or CuPy's own "
+    "cupy-cuda12x[ctk] / cupy-cuda13x[ctk], which add libraries xplayers does not use)"
 )
+# The oldest NVIDIA driver (Linux) each CUDA major version runs on (CUDA's release notes,
+# "minor version compatibility"): CUDA 13.x needs R580, CUDA 12.x R525.
+MIN_DRIVER = {12: "525.60.13", 13: "580.65.06"}
+# The oldest GPU architecture each CUDA major version's NVRTC compiles for (CUDA 13 dropped
+# Maxwell, Pascal and Volta: sm_50 to sm_72).
+MIN_ARCH = {12: 50, 13: 75}
 NO_DRIVER = (
     "no NVIDIA driver: the CUDA driver library (libcuda) was not found; install the NVIDIA "
     "driver, or use the CPU"
@@ -69,11 +76,43 @@ def explain_cuda_error(exc: BaseException, cupy: Any = None) -> str:
                         f"CUDA {_cuda_version(runtime)}")
         except Exception:  # cupy absent or the query itself fails: say what we know
             pass
-        return (f"the NVIDIA driver is too old for this CuPy{versions} ({text}); update the "
-                "driver, or install the CuPy for an older CUDA: pip install 'xplayers[cuda12]'")
+        needed = ""
+        try:
+            major = int(cupy.cuda.runtime.runtimeGetVersion()) // 1000
+            if major in MIN_DRIVER:
+                needed = (f"; CUDA {major} needs NVIDIA driver {MIN_DRIVER[major]} or newer "
+                          f"(R{MIN_DRIVER[major].split('.')[0]})")
+        except Exception:
+            pass
+        return (f"the NVIDIA driver is too old for this CuPy{versions}{needed} ({text}); update "
+                "the driver, or install the CuPy for an older CUDA: pip install "
+                "'xplayers[cuda12]' (driver " + MIN_DRIVER[12] + " or newer)")
+    if "gpu-architecture" in text:
+        return (f"this GPU's architecture is older than this CuPy's NVRTC compiles for ({text}); "
+                f"CUDA 13 needs sm_{MIN_ARCH[13]} (Turing) or newer: install the CuPy for CUDA "
+                "12: pip uninstall cupy-cuda13x && pip install 'xplayers[cuda12]'")
     if "NoDevice" in text or "no CUDA-capable device" in text:
         return f"{NO_GPU} ({text})"
     return f"CuPy is installed but no CUDA device answered ({text}); check the NVIDIA driver"
+
+
+def old_gpu_reason(cupy: Any) -> str:
+    """Why device 0 is too old for this CuPy's CUDA (below :data:`MIN_ARCH`), or ``""``.
+
+    CUDA 13's NVRTC rejects ``-arch=sm_70`` and older, so every kernel would fail to compile;
+    CUDA 12 still compiles for them.
+    """
+    try:
+        major = int(cupy.cuda.runtime.runtimeGetVersion()) // 1000
+        arch = int(cupy.cuda.Device(0).compute_capability)
+    except Exception:  # an older fake or CuPy without these: the kernel probe will tell
+        return ""
+    if major not in MIN_ARCH or arch >= MIN_ARCH[major]:
+        return ""
+    return (f"GPU 0 has compute capability {arch // 10}.{arch % 10} (sm_{arch}), older than "
+            f"CUDA {major}'s minimum sm_{MIN_ARCH[major]}: this CuPy cannot compile kernels for "
+            "it; install the CuPy for CUDA 12: pip uninstall cupy-cuda13x && pip install "
+            "'xplayers[cuda12]'")
 
 
 def probe_cupy(cupy: Any, driver_found: Any = _driver_library_found) -> tuple[bool, str]:
@@ -88,6 +127,9 @@ def probe_cupy(cupy: Any, driver_found: Any = _driver_library_found) -> tuple[bo
         count = int(cupy.cuda.runtime.getDeviceCount())
         if count < 1:
             return False, NO_GPU
+        too_old = old_gpu_reason(cupy)
+        if too_old:
+            return False, too_old
         probe = cupy.arange(4, dtype=cupy.float32) * 2  # compiles a kernel: needs NVRTC
         if float(probe.sum()) != 12.0:
             return False, "CuPy is installed but a test kernel returned a wrong result"

@@ -99,7 +99,8 @@ class FastPaths:
     portable : callable ``(xp, *args, **kwargs)``
         The body written against the Array API namespace ``xp``.
     **implementations : callables with the same signature
-        Keyed ``numpy``, ``cupy`` or ``numba``; more can be added with :meth:`register`.
+        Keyed ``numpy``, ``cupy`` or ``numba``: the whole table is given here, once per
+        operation (CONTRIBUTING.md, "Fast paths").
 
     Raises
     ------
@@ -114,24 +115,15 @@ class FastPaths:
         self._candidates: dict[str, tuple[tuple[str, Callable[..., Any]], ...]] = {}
         functools.update_wrapper(self, portable)
         for library, func in implementations.items():
-            self.register(library)(func)
-
-    def register(self, library: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-        """Decorator: ``func`` becomes the implementation for ``library``; returns ``func``."""
-        if library not in _LIBRARIES:
-            raise ValueError(f"FastPaths.register: library must be one of {_LIBRARIES}, "
-                             f"got {library!r}")
-
-        def add(func: Callable[..., Any]) -> Callable[..., Any]:
+            if library not in _LIBRARIES:
+                raise ValueError(f"FastPaths: library must be one of {_LIBRARIES}, "
+                                 f"got {library!r}")
             self._table[library] = func
-            order = {"numpy": ("numba", "numpy"), "cupy": ("cupy",)}
-            self._candidates = {
-                lib: tuple((name, self._table[name]) for name in names if name in self._table)
-                for lib, names in order.items()
-            }
-            return func
-
-        return add
+        order = {"numpy": ("numba", "numpy"), "cupy": ("cupy",)}
+        self._candidates = {
+            lib: tuple((name, self._table[name]) for name in names if name in self._table)
+            for lib, names in order.items()
+        }
 
     def implementation(self, name: str) -> Callable[..., Any]:
         """The implementation called ``name`` (as :meth:`run` reported it), or the portable body."""

@@ -16,8 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from .definitions import RawModuleDefinition
+
 __all__ = [
     "BLOCK",
+    "KERNELS",
     "KERNEL_SOURCE",
     "conv_scalars",
     "cuda_kernel",
@@ -103,13 +106,20 @@ def pool_scalars(
     return tuple(index(s) for s in sizes)
 
 
+# The one RawModule: every .cu kernel instantiation, as xplayers.kernels.definitions lists it.
+KERNELS = (
+    RawModuleDefinition(
+        name="xplayers_conv_pool", code=source(), name_expressions=name_expressions(),
+        options=("-std=c++17",),
+    ),
+)
+
+
 @functools.cache
 def _module() -> Any:
     import cupy
 
-    return cupy.RawModule(
-        code=source(), options=("-std=c++17",), name_expressions=name_expressions()
-    )
+    return KERNELS[0].build(cupy)
 
 
 def cuda_kernel(name: str) -> Any:

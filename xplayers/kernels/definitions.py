@@ -20,7 +20,10 @@ __all__ = [
 ]
 
 # Modules whose ``KERNELS`` tuple lists kernel definitions (imported lazily, CuPy not needed).
-KERNEL_MODULES: tuple[str, ...] = ("xplayers.optim.kernels",)
+KERNEL_MODULES: tuple[str, ...] = (
+    "xplayers.kernels", "xplayers.kernels.fused_cupy", "xplayers.kernels.norm_cupy",
+    "xplayers.optim.kernels",
+)
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,11 @@ class ElementwiseDefinition:
     """The arguments of one ``cupy.ElementwiseKernel``.
 
     ``aliases`` names the (output, input) pairs the library passes the same memory for, so a
-    test can run the generated code with that aliasing, as the GPU would.
+    test can run the generated code with that aliasing, as the GPU would. ``scalars`` names the
+    inputs the library passes as scalars (CuPy makes them kernel arguments by value), ``dtypes``
+    the float types it launches the kernel for, and ``reference`` (``"module:function"``) a
+    NumPy function computing the outputs from the inputs given by name (the portable body), which
+    the generated code run on the host must match: bit for bit when ``bit_exact``.
     """
 
     name: str
@@ -38,6 +45,10 @@ class ElementwiseDefinition:
     preamble: str = ""
     options: tuple[str, ...] = ()
     aliases: tuple[tuple[str, str], ...] = ()
+    scalars: tuple[str, ...] = ()
+    dtypes: tuple[str, ...] = ("float16", "float32", "float64")
+    reference: str = ""
+    bit_exact: bool = True
 
     def build(self, cupy: object) -> object:
         """The ``cupy.ElementwiseKernel`` (compiled on its first launch)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import MutableMapping
 from typing import Any
 
+from ..backend.fast_paths import FastPaths
+from ..backend.namespace import get_array_module, is_cupy_array
 from ..layers.affine import affine_backward, affine_forward
 from ..layers.batchnorm import batchnorm_backward_alt, batchnorm_forward
 from ..layers.layernorm import layernorm_backward, layernorm_forward
@@ -35,9 +37,29 @@ def affine_relu_forward(x: Any, w: Any, b: Any) -> tuple[Any, tuple[Any, Any]]:
     cache : tuple
         For :func:`affine_relu_backward`.
     """
+    return _affine_relu(get_array_module(x=x, w=w, b=b), x, w, b)
+
+
+def affine_relu_portable(xp: Any, x: Any, w: Any, b: Any) -> tuple[Any, tuple[Any, Any]]:
+    """The portable body of :func:`affine_relu_forward`."""
     a, fc_cache = affine_forward(x, w, b)
     out, relu_cache = relu_forward(a)
     return out, (fc_cache, relu_cache)
+
+
+def _affine_relu_cupy(xp: Any, x: Any, w: Any, b: Any) -> Any:
+    """GEMM, then bias + ReLU in one pass over the product (two launches, not three)."""
+    if not (is_cupy_array(x) and b is not None and x.dtype == w.dtype == b.dtype
+            and w.ndim == 2 and b.shape == (w.shape[1],) and b.flags.c_contiguous):
+        return NotImplemented
+    from ..kernels import fused_cupy
+
+    a, fc_cache = affine_forward(x, w, None)  # checks x and w; b is checked above
+    out = fused_cupy.bias_relu(a, b)
+    return out, (fc_cache._replace(has_bias=True), out)
+
+
+_affine_relu = FastPaths(affine_relu_portable, cupy=_affine_relu_cupy)
 
 
 def affine_relu_backward(
@@ -60,8 +82,36 @@ def affine_relu_backward(
     db : array, shape (M,)
     """
     fc_cache, relu_cache = cache
+    xp = get_array_module(dout=dout, cache=relu_cache)
+    return _affine_relu_backward(xp, dout, fc_cache, relu_cache, compute_dx)
+
+
+def affine_relu_backward_portable(xp: Any, dout: Any, fc_cache: Any, relu_cache: Any,
+                                  compute_dx: bool) -> tuple[Any, Any, Any]:
+    """The portable body of :func:`affine_relu_backward`."""
     da = relu_backward(dout, relu_cache)
     return affine_backward(da, fc_cache, compute_dx=compute_dx)
+
+
+def _affine_relu_backward_cupy(xp: Any, dout: Any, fc_cache: Any, relu_cache: Any,
+                               compute_dx: bool) -> Any:
+    """ReLU backward and the bias gradient in one kernel, then the two GEMMs."""
+    x, w, in_dtypes, has_bias = fc_cache
+    if not (is_cupy_array(dout) and has_bias and in_dtypes is None and dout.ndim == 2
+            and dout.shape == relu_cache.shape == (x.shape[0], w.shape[1])
+            and dout.dtype == relu_cache.dtype == x.dtype
+            and dout.flags.c_contiguous and relu_cache.flags.c_contiguous):
+        return NotImplemented
+    from ..kernels import fused_cupy
+
+    da, db = fused_cupy.relu_backward_bias(dout, relu_cache)
+    dw = xp.matrix_transpose(xp.reshape(x, (x.shape[0], w.shape[0]))) @ da
+    dx = xp.reshape(da @ xp.matrix_transpose(w), x.shape) if compute_dx else None
+    return dx, dw, db
+
+
+_affine_relu_backward = FastPaths(affine_relu_backward_portable,
+                                  cupy=_affine_relu_backward_cupy)
 
 
 def affine_norm_relu_forward(

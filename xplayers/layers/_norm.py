@@ -7,8 +7,9 @@ statistics' layout: (N, D) over (0,) for batch norm, (N, D) over (1,) for layer 
 (N, C, H, W) over (0, 2, 3) for spatial batch norm, and (N, G, C // G, H, W) over (2, 3, 4)
 for group norm (``gamma`` then (1, G, C // G, 1, 1)).
 
-Fast paths (:mod:`xplayers._fast_paths`): NumPy in :mod:`._norm_numpy`, group norm's numba
-kernels in :mod:`._norm_numba` (opt-in).
+Fast paths (:mod:`xplayers.backend.fast_paths`, laid out as CONTRIBUTING.md's "Fast paths"
+says): NumPy in :mod:`._norm_numpy`, group norm's numba kernels in :mod:`._norm_numba`
+(opt-in), their adapters here.
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ import math
 from types import ModuleType
 from typing import Any
 
+import numpy as np
+
 from ..backend.fast_paths import FastPaths
+from ..backend.namespace import is_cupy_array
 from . import _norm_numpy
 
 __all__ = ["normalize", "normalize_backward", "scale_shift_backward", "scale_shift_forward"]
@@ -62,7 +66,7 @@ normalize = FastPaths(normalize_portable, numpy=_norm_numpy.normalize)
 normalize_backward = FastPaths(normalize_backward_portable, numpy=_norm_numpy.normalize_backward)
 
 
-def _scale_shift_forward_portable(
+def scale_shift_forward_portable(
     xp: ModuleType, x: Any, gamma: Any, beta: Any, axes: tuple[int, ...], eps: float
 ) -> tuple[Any, Any, Any, Any, Any]:
     """``(out, xhat, inv_std, mean, var)`` with ``out = gamma * xhat + beta``; see
@@ -73,7 +77,7 @@ def _scale_shift_forward_portable(
     return out, xhat, inv_std, mean, var
 
 
-def _scale_shift_backward_portable(
+def scale_shift_backward_portable(
     xp: ModuleType, dout: Any, xhat: Any, inv_std: Any, gamma: Any, axes: tuple[int, ...],
     param_axes: tuple[int, ...], batch_stats: bool,
 ) -> tuple[Any, Any, Any]:
@@ -101,8 +105,96 @@ def _scale_shift_backward_portable(
     return normalize_backward(xp, dout * gamma, xhat, inv_std, axes), dgamma, dbeta
 
 
-scale_shift_forward = FastPaths(_scale_shift_forward_portable,
-                                numba=_norm_numpy.numba_group_norm_forward)
-scale_shift_backward = FastPaths(_scale_shift_backward_portable,
+# -- group norm as numba kernels (opt-in: XPLAYERS_NUMBA=1) --------------------------------
+def _numba_group_norm_arrays(a: Any, axes: tuple[int, ...]) -> bool:
+    """True for (N, G, C // G, H, W) float32/float64 NumPy arrays normalised over (2, 3, 4)."""
+    return (type(a) is np.ndarray and a.dtype in (np.float32, np.float64) and a.ndim == 5
+            and axes == (2, 3, 4))
+
+
+def _scale_shift_forward_numba(xp: ModuleType, x: Any, gamma: Any, beta: Any,
+                               axes: tuple[int, ...], eps: float) -> Any:
+    """:func:`._norm.scale_shift_forward` of group norm by the numba kernel.
+
+    ``x`` (N, G, C // G, H, W) and ``gamma``, ``beta`` (1, G, C // G, 1, 1) give ``out`` and
+    ``xhat`` (N, G, C // G, H, W), ``inv_std`` (N, G, 1, 1, 1), and None for mean and var.
+    """
+    if not _numba_group_norm_arrays(x, axes):
+        return NotImplemented
+    from . import _norm_numba
+
+    n, groups, size, h, w = x.shape
+    shape = (n, groups, size, h * w)
+    x4 = np.ascontiguousarray(x).reshape(shape)
+    xhat = np.empty(shape, dtype=x.dtype)
+    out = np.empty(shape, dtype=x.dtype)
+    inv_std = np.empty((n, groups), dtype=x.dtype)
+    _norm_numba.group_norm_forward(x4, _per_group(gamma, groups, x.dtype),
+                                   _per_group(beta, groups, x.dtype), float(eps), xhat, out,
+                                   inv_std)
+    return (out.reshape(x.shape), xhat.reshape(x.shape), inv_std.reshape(n, groups, 1, 1, 1),
+            None, None)
+
+
+def _scale_shift_backward_numba(xp: ModuleType, dout: Any, xhat: Any, inv_std: Any,
+                                gamma: Any, axes: tuple[int, ...], param_axes: tuple[int, ...],
+                                batch_stats: bool) -> Any:
+    """:func:`._norm.scale_shift_backward` of group norm by the numba kernel: ``dx`` shaped
+    like ``dout`` (N, G, C // G, H, W), ``dgamma`` and ``dbeta`` (1, G, C // G, 1, 1)."""
+    if not (batch_stats and _numba_group_norm_arrays(dout, axes)):
+        return NotImplemented
+    from . import _norm_numba
+
+    n, groups, size, h, w = dout.shape
+    shape = (n, groups, size, h * w)
+    d4 = np.ascontiguousarray(dout).reshape(shape)
+    x4 = np.ascontiguousarray(xhat).reshape(shape)
+    inv = np.ascontiguousarray(inv_std).reshape(n, groups)
+    dx = np.empty(shape, dtype=dout.dtype)
+    dgamma = np.empty((groups, size), dtype=dout.dtype)
+    dbeta = np.empty_like(dgamma)
+    _norm_numba.group_norm_backward(d4, x4, inv, _per_group(gamma, groups, dout.dtype), dx,
+                                    dgamma, dbeta)
+    kept = (1, groups, size, 1, 1)
+    return dx.reshape(dout.shape), dgamma.reshape(kept), dbeta.reshape(kept)
+
+
+def _per_group(values: np.ndarray, groups: int, dtype: Any) -> np.ndarray:
+    return np.ascontiguousarray(np.reshape(values, (groups, -1)), dtype=dtype)
+
+
+def _rows_of(x: Any, axes: tuple[int, ...], *others: Any) -> bool:
+    """CuPy (N, D) ``x`` normalised over its rows, C-contiguous, ``others`` of its dtype."""
+    return (is_cupy_array(x) and x.ndim == 2 and axes == (0,) and x.flags.c_contiguous
+            and all(o.dtype == x.dtype and o.size == x.shape[1] for o in others))
+
+
+def _scale_shift_forward_cupy(xp: ModuleType, x: Any, gamma: Any, beta: Any,
+                              axes: tuple[int, ...], eps: float) -> Any:
+    """Batch norm's forward in one CUDA kernel (:mod:`xplayers.kernels.norm_cupy`)."""
+    if not (_rows_of(x, axes, gamma, beta) and gamma.ndim == beta.ndim == 1):
+        return NotImplemented
+    from ..kernels import norm_cupy
+
+    return norm_cupy.batchnorm_forward(x, gamma, beta, eps)
+
+
+def _scale_shift_backward_cupy(xp: ModuleType, dout: Any, xhat: Any, inv_std: Any, gamma: Any,
+                               axes: tuple[int, ...], param_axes: tuple[int, ...],
+                               batch_stats: bool) -> Any:
+    """Batch norm's backward (batch statistics) in one CUDA kernel."""
+    if not (batch_stats and param_axes == axes and _rows_of(dout, axes, gamma, inv_std)
+            and xhat.flags.c_contiguous and xhat.dtype == dout.dtype):
+        return NotImplemented
+    from ..kernels import norm_cupy
+
+    return norm_cupy.batchnorm_backward(dout, xhat, gamma, inv_std)
+
+
+scale_shift_forward = FastPaths(scale_shift_forward_portable,
+                                numba=_scale_shift_forward_numba,
+                                cupy=_scale_shift_forward_cupy)
+scale_shift_backward = FastPaths(scale_shift_backward_portable,
                                  numpy=_norm_numpy.scale_shift_backward,
-                                 numba=_norm_numpy.numba_group_norm_backward)
+                                 numba=_scale_shift_backward_numba,
+                                 cupy=_scale_shift_backward_cupy)

@@ -24,7 +24,8 @@ from ..backend.checks import (
     input_dtypes,
     promote,
 )
-from ..backend.namespace import get_array_module
+from ..backend.fast_paths import FastPaths
+from ..backend.namespace import get_array_module, is_cupy_array
 from ._norm import scale_shift_backward, scale_shift_forward
 
 __all__ = ["batchnorm_backward", "batchnorm_backward_alt", "batchnorm_forward"]
@@ -130,11 +131,33 @@ def _batchnorm_forward_axes(
             f"got x of shape {tuple(x.shape)}"
         )
     out, xhat, inv_std, mean, var = scale_shift_forward(xp, x, gamma, beta, axes, eps)
-    new_mean = momentum * running_mean + (1.0 - momentum) * xp.reshape(mean, stat_shape)
-    new_var = momentum * running_var + (1.0 - momentum) * xp.reshape(var, stat_shape)
+    new_mean, new_var = _running_stats(xp, running_mean, running_var,
+                                       xp.reshape(mean, stat_shape), xp.reshape(var, stat_shape),
+                                       momentum)
     bn_param["running_mean"] = new_mean
     bn_param["running_var"] = new_var
     return out, BatchNormCache(xhat, inv_std, gamma, axes, True, in_dtypes)
+
+
+def running_stats_portable(xp: ModuleType, running_mean: Any, running_var: Any, mean: Any,
+                           var: Any, momentum: float) -> tuple[Any, Any]:
+    """``momentum * running + (1 - momentum) * batch`` for the mean and the variance."""
+    return (momentum * running_mean + (1.0 - momentum) * mean,
+            momentum * running_var + (1.0 - momentum) * var)
+
+
+def _running_stats_cupy(xp: ModuleType, running_mean: Any, running_var: Any, mean: Any,
+                        var: Any, momentum: float) -> Any:
+    arrays = (running_mean, running_var, mean, var)
+    if not all(is_cupy_array(a) and a.dtype == mean.dtype and a.shape == mean.shape
+               and a.flags.c_contiguous for a in arrays):
+        return NotImplemented
+    from ..kernels import norm_cupy
+
+    return norm_cupy.running_stats(*arrays, momentum)
+
+
+_running_stats = FastPaths(running_stats_portable, cupy=_running_stats_cupy)
 
 
 def _scale_shift_grads(xp: ModuleType, dout: Any, cache: BatchNormCache) -> tuple[Any, Any]:

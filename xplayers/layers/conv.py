@@ -102,7 +102,7 @@ def conv_forward(x: Any, w: Any, b: Any, conv_param: dict[str, Any]) -> tuple[An
     x, w, b = x_c, w_c, b_c
     if not has_bias:  # a zero bias: every implementation stays as it is
         b = xp.zeros((g.f,), dtype=dtype, device=x.device)
-    path, (out, saved) = _forward.run(xp, x, w, b, g)
+    path, (out, saved) = _conv_forward.run(xp, x, w, b, g)
     return out, ConvCache(path, saved, w, g, in_dtypes, has_bias)
 
 
@@ -133,7 +133,7 @@ def conv_backward(
     xp = get_array_module(dout=dout, w=w)
     check_shape("conv_backward", "dout", dout, g.out_shape, "(N, F, Ho, Wo) as in the forward")
     dout = as_dtype(xp, dout, w.dtype)
-    dx, dw, db = _backward.implementation(path)(xp, dout, saved, w, g, compute_dx)
+    dx, dw, db = _conv_backward.implementation(path)(xp, dout, saved, w, g, compute_dx)
     return grads_as_inputs(xp, (dx, dw, db if has_bias else None), in_dtypes)
 
 
@@ -141,7 +141,8 @@ def conv_backward(
 # Portable body: Array API calls only.
 
 
-def _portable_forward(xp: ModuleType, x: Any, w: Any, b: Any, g: ConvGeometry) -> tuple[Any, Any]:
+def conv_forward_portable(xp: ModuleType, x: Any, w: Any, b: Any,
+                          g: ConvGeometry) -> tuple[Any, Any]:
     # Channels first, so that stacking the offsets' slices on axis 1 gives rows (c, i, j) in
     # w's memory order and columns (n, ho, wo): one product computes every output.
     xt = xp.permute_dims(x, (1, 0, 2, 3))
@@ -157,7 +158,7 @@ def _portable_forward(xp: ModuleType, x: Any, w: Any, b: Any, g: ConvGeometry) -
     return out, cols
 
 
-def _portable_backward(
+def conv_backward_portable(
     xp: ModuleType, dout: Any, cols: Any, w: Any, g: ConvGeometry, compute_dx: bool
 ) -> tuple[Any, Any, Any]:
     dout2 = xp.reshape(xp.permute_dims(dout, (1, 0, 2, 3)), (g.f, g.n * g.ho * g.wo))
@@ -241,18 +242,18 @@ def _numpy_col2im_flat(
         target += staged[: target.size]
 
 
-def _numpy_forward(xp: ModuleType, x: Any, w: Any, b: Any, g: ConvGeometry) -> tuple[Any, Any]:
+def _conv_forward_numpy(xp: ModuleType, x: Any, w: Any, b: Any, g: ConvGeometry) -> tuple[Any, Any]:
     with conv_blas_threads():
-        return _numpy_forward_blocks(x, w, b, g)
+        return _conv_forward_numpy_blocks(x, w, b, g)
 
 
-def _numpy_backward(xp: ModuleType, dout: Any, saved: tuple[np.ndarray, int], w: Any,
+def _conv_backward_numpy(xp: ModuleType, dout: Any, saved: tuple[np.ndarray, int], w: Any,
                     g: ConvGeometry, compute_dx: bool) -> tuple[Any, Any, Any]:
     with conv_blas_threads():
-        return _numpy_backward_blocks(dout, saved, w, g, compute_dx)
+        return _conv_backward_numpy_blocks(dout, saved, w, g, compute_dx)
 
 
-def _numpy_forward_blocks(x: np.ndarray, w: np.ndarray, b: np.ndarray,
+def _conv_forward_numpy_blocks(x: np.ndarray, w: np.ndarray, b: np.ndarray,
                           g: ConvGeometry) -> tuple[Any, Any]:
     # One spare zero row keeps the last stride-1 window (which runs Wp - Wo past the image's
     # last row) inside the buffer.
@@ -274,7 +275,7 @@ def _numpy_forward_blocks(x: np.ndarray, w: np.ndarray, b: np.ndarray,
     return out, (buf, block)
 
 
-def _numpy_backward_blocks(
+def _conv_backward_numpy_blocks(
     dout: np.ndarray, saved: tuple[np.ndarray, int], w: np.ndarray, g: ConvGeometry,
     compute_dx: bool,
 ) -> tuple[Any, Any, Any]:
@@ -325,21 +326,22 @@ def _numpy_backward_blocks(
 # CuPy fast path: fused CUDA kernels and cuBLAS.
 
 
-def _cupy_forward(xp: ModuleType, x: Any, w: Any, b: Any, g: ConvGeometry) -> tuple[Any, Any]:
+def _conv_forward_cupy(xp: ModuleType, x: Any, w: Any, b: Any, g: ConvGeometry) -> tuple[Any, Any]:
     from ..kernels import conv_cupy as _conv_cupy
 
     return _conv_cupy.conv_forward(x, w, b, g)
 
 
-def _cupy_backward(xp: ModuleType, dout: Any, cols: Any, w: Any, g: ConvGeometry,
+def _conv_backward_cupy(xp: ModuleType, dout: Any, cols: Any, w: Any, g: ConvGeometry,
                    compute_dx: bool) -> tuple[Any, Any, Any]:
     from ..kernels import conv_cupy as _conv_cupy
 
     return _conv_cupy.conv_backward(dout, cols, w, g, compute_dx)
 
 
-_forward = FastPaths(_portable_forward, numpy=_numpy_forward, cupy=_cupy_forward)
+_conv_forward = FastPaths(conv_forward_portable, numpy=_conv_forward_numpy, cupy=_conv_forward_cupy)
 """``(out, saved)`` of the convolution of ``x`` (N, C, H, W) by ``w`` (F, C, HH, WW) plus
-``b`` (F,); ``saved`` is what the same implementation of :data:`_backward` takes."""
-_backward = FastPaths(_portable_backward, numpy=_numpy_backward, cupy=_cupy_backward)
+``b`` (F,); ``saved`` is what the same implementation of :data:`_conv_backward` takes."""
+_conv_backward = FastPaths(conv_backward_portable, numpy=_conv_backward_numpy,
+                           cupy=_conv_backward_cupy)
 """``(dx or None, dw, db)`` from ``dout`` (N, F, Ho, Wo) and the forward's ``saved``."""

@@ -6,7 +6,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..backend.checks import as_dtype, as_real, check_floating, check_mode, check_shape
-from ..backend.namespace import get_array_module
+from ..backend.fast_paths import FastPaths
+from ..backend.namespace import get_array_module, is_cupy_array
 from ..backend.random_streams import RandomStream, is_seed, uniform_like
 
 __all__ = ["dropout_backward", "dropout_forward"]
@@ -69,10 +70,27 @@ def dropout_forward(x: Any, dropout_param: Mapping[str, Any]) -> tuple[Any, Any]
                          f"an xplayers.RandomStream, got {seed!r}")
     if mode == "test":
         return x, None
+    return _dropout(xp, x, uniform_like(x, xp, seed), p)
+
+
+def dropout_portable(xp: Any, x: Any, u: Any, p: float) -> tuple[Any, Any]:
+    """``(out, mask)`` of :func:`dropout_forward` in train mode from the ``U[0, 1)`` draw ``u``."""
     # U[0, 1) >= p holds with probability 1 - p, and always when p = 0.
-    mask = xp.astype(uniform_like(x, xp, seed) >= p, x.dtype)  # 1 where kept, 0 where dropped
+    mask = xp.astype(u >= p, x.dtype)  # 1 where kept, 0 where dropped
     mask *= 1.0 / (1.0 - p)  # a multiply, not where(): where() branches on every element
     return x * mask, mask
+
+
+def _dropout_cupy(xp: Any, x: Any, u: Any, p: float) -> Any:
+    """Mask and output in one CUDA kernel (float16 draws float32 samples: declined)."""
+    if not (is_cupy_array(x) and u.dtype == x.dtype and u.shape == x.shape):
+        return NotImplemented
+    from ..kernels import fused_cupy
+
+    return fused_cupy.dropout(x, u, p)
+
+
+_dropout = FastPaths(dropout_portable, cupy=_dropout_cupy)
 
 
 def dropout_backward(dout: Any, cache: Any) -> Any:

@@ -6,13 +6,14 @@ from types import ModuleType
 from typing import Any
 
 from ..backend.checks import check_floating, check_labels, check_ndim
-from ..backend.namespace import get_array_module
+from ..backend.fast_paths import FastPaths
+from ..backend.namespace import get_array_module, is_cupy_array
 
 __all__ = ["softmax_loss", "svm_loss"]
 
 
 def _check_scores(func: str, x: Any, y: Any, xp: ModuleType) -> Any:
-    """Validate ``x`` (N, C) and ``y`` (N,); return the (N, C) boolean one-hot of ``y``."""
+    """Validate ``x`` (N, C) and ``y`` (N,); return ``y`` as int64."""
     check_floating(func, "x", x, xp)
     check_ndim(func, "x", x, 2, "(N, C)")
     n, c = x.shape
@@ -21,7 +22,12 @@ def _check_scores(func: str, x: Any, y: Any, xp: ModuleType) -> Any:
     check_labels(func, y, n, c, xp)
     if y.dtype != xp.int64:  # a small label dtype (uint8, say) cannot count up to C
         y = xp.astype(y, xp.int64)
-    return y[:, None] == xp.arange(c, dtype=xp.int64, device=x.device)
+    return y
+
+
+def _onehot(xp: ModuleType, x: Any, y: Any) -> Any:
+    """The (N, C) boolean one-hot of int64 labels ``y`` for scores ``x``."""
+    return y[:, None] == xp.arange(x.shape[1], dtype=xp.int64, device=x.device)
 
 
 def _zero_d(xp: ModuleType, value: Any, like: Any) -> Any:
@@ -46,7 +52,7 @@ def svm_loss(x: Any, y: Any) -> tuple[Any, Any]:
         At a margin of exactly zero the subgradient 0 is used.
     """
     xp = get_array_module(x=x, y=y)
-    onehot = _check_scores("svm_loss", x, y, xp)
+    onehot = _onehot(xp, x, _check_scores("svm_loss", x, y, xp))
     n = x.shape[0]
     zero = xp.zeros((), dtype=x.dtype, device=x.device)
     correct = xp.sum(xp.where(onehot, x, zero), axis=1, keepdims=True)
@@ -78,7 +84,12 @@ def softmax_loss(x: Any, y: Any) -> tuple[Any, Any]:
         ``(softmax(x) - onehot(y)) / N``.
     """
     xp = get_array_module(x=x, y=y)
-    onehot = _check_scores("softmax_loss", x, y, xp)
+    return _softmax_loss(xp, x, _check_scores("softmax_loss", x, y, xp))
+
+
+def softmax_loss_portable(xp: ModuleType, x: Any, y: Any) -> tuple[Any, Any]:
+    """The portable body of :func:`softmax_loss` (checked arguments, int64 ``y``)."""
+    onehot = _onehot(xp, x, y)
     n = x.shape[0]
     shifted = x - xp.max(x, axis=1, keepdims=True)
     log_probs = shifted - xp.log(xp.sum(xp.exp(shifted), axis=1, keepdims=True))
@@ -86,3 +97,14 @@ def softmax_loss(x: Any, y: Any) -> tuple[Any, Any]:
     loss = _zero_d(xp, -xp.sum(xp.where(onehot, log_probs, zero)) / n, x)
     dx = (xp.exp(log_probs) - xp.astype(onehot, x.dtype)) / n
     return loss, dx
+
+
+def _softmax_loss_cupy(xp: ModuleType, x: Any, y: Any) -> Any:
+    if not (is_cupy_array(x) and x.flags.c_contiguous and y.flags.c_contiguous):
+        return NotImplemented
+    from ..kernels import fused_cupy
+
+    return fused_cupy.softmax_loss(x, y)
+
+
+_softmax_loss = FastPaths(softmax_loss_portable, cupy=_softmax_loss_cupy)

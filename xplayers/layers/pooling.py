@@ -67,7 +67,7 @@ def max_pool_forward(x: Any, pool_param: dict[str, Any]) -> tuple[Any, PoolCache
     xp = get_array_module(x=x)
     check_floating(func, "x", x, xp)
     g = pool_geometry(func, x, pool_param)
-    out, argmax = _forward(xp, x, g)
+    out, argmax = _max_pool_forward(xp, x, g)
     return out, PoolCache(argmax, g, x.dtype)
 
 
@@ -92,7 +92,7 @@ def max_pool_backward(dout: Any, cache: PoolCache) -> Any:
     check_shape("max_pool_backward", "dout", dout, g.out_shape, "(N, C, Ho, Wo) as in the forward")
     if dtype is not None:
         dout = as_dtype(xp, dout, dtype)
-    return _backward(xp, dout, argmax, g)
+    return _max_pool_backward(xp, dout, argmax, g)
 
 
 def _index_dtype(xp: ModuleType, g: PoolGeometry) -> Any:
@@ -103,7 +103,7 @@ def _index_dtype(xp: ModuleType, g: PoolGeometry) -> Any:
 # Portable body.
 
 
-def _portable_forward(xp: ModuleType, x: Any, g: PoolGeometry) -> tuple[Any, Any]:
+def max_pool_forward_portable(xp: ModuleType, x: Any, g: PoolGeometry) -> tuple[Any, Any]:
     dtype = _index_dtype(xp, g)
     argmax = xp.zeros(g.out_shape, dtype=dtype, device=x.device)
     best = None
@@ -128,7 +128,7 @@ def _better(xp: ModuleType, candidate: Any, best: Any) -> Any:
     return xp.logical_and(xp.logical_not(candidate <= best), best == best)
 
 
-def _portable_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> Any:
+def max_pool_backward_portable(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> Any:
     dx = xp.zeros(g.x_shape, dtype=dout.dtype, device=dout.device)
     zero = xp.zeros((), dtype=dout.dtype, device=dout.device)
     for k, i, j in g.offsets():
@@ -145,7 +145,7 @@ def _portable_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) 
 # NumPy fast path: the same loops without a branch per element (:mod:`._bits`).
 
 
-def _numpy_forward(xp: ModuleType, x: Any, g: PoolGeometry) -> Any:
+def _max_pool_forward_numpy(xp: ModuleType, x: Any, g: PoolGeometry) -> Any:
     if x.dtype.itemsize > 8:  # bit masks need a float of at most 8 bytes
         return NotImplemented
     # Work arrays laid out like the input (often a conv's transposed output): order='K'
@@ -171,7 +171,7 @@ def _numpy_forward(xp: ModuleType, x: Any, g: PoolGeometry) -> Any:
     return best, argmax
 
 
-def _numpy_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> Any:
+def _max_pool_backward_numpy(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> Any:
     if dout.dtype.itemsize > 8:
         return NotImplemented
     # dx in the forward input's layout (argmax has it), for this pass and the layer below.
@@ -197,7 +197,7 @@ def _numba_takes(g: PoolGeometry, a: Any) -> bool:
             and a.dtype in (np.float32, np.float64) and numba_enabled())
 
 
-def _numba_forward(xp: ModuleType, x: Any, g: PoolGeometry) -> Any:
+def _max_pool_forward_numba(xp: ModuleType, x: Any, g: PoolGeometry) -> Any:
     if not _numba_takes(g, x):
         return NotImplemented
     from . import _pool_numba
@@ -209,7 +209,7 @@ def _numba_forward(xp: ModuleType, x: Any, g: PoolGeometry) -> Any:
     return out, argmax
 
 
-def _numba_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> Any:
+def _max_pool_backward_numba(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> Any:
     if not _numba_takes(g, dout):
         return NotImplemented
     from . import _pool_numba
@@ -225,21 +225,23 @@ def _numba_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> 
 # CuPy fast path: one fused CUDA kernel per pass.
 
 
-def _cupy_forward(xp: ModuleType, x: Any, g: PoolGeometry) -> Any:
+def _max_pool_forward_cupy(xp: ModuleType, x: Any, g: PoolGeometry) -> Any:
     from ..kernels import pool_cupy as _pool_cupy
 
     return _pool_cupy.max_pool_forward(x, g, _index_dtype(xp, g))
 
 
-def _cupy_backward(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> Any:
+def _max_pool_backward_cupy(xp: ModuleType, dout: Any, argmax: Any, g: PoolGeometry) -> Any:
     from ..kernels import pool_cupy as _pool_cupy
 
     return _pool_cupy.max_pool_backward(dout, argmax, g)
 
 
-_forward = FastPaths(_portable_forward, numpy=_numpy_forward,
-                     numba=_numba_forward, cupy=_cupy_forward)
+_max_pool_forward = FastPaths(max_pool_forward_portable,
+                              numpy=_max_pool_forward_numpy, numba=_max_pool_forward_numba,
+                              cupy=_max_pool_forward_cupy)
 """``(out, argmax)`` of max pooling ``x`` (N, C, H, W) with geometry ``g``."""
-_backward = FastPaths(_portable_backward, numpy=_numpy_backward,
-                      numba=_numba_backward, cupy=_cupy_backward)
+_max_pool_backward = FastPaths(max_pool_backward_portable,
+                               numpy=_max_pool_backward_numpy, numba=_max_pool_backward_numba,
+                               cupy=_max_pool_backward_cupy)
 """``dx`` (N, C, H, W) from ``dout`` (N, C, Ho, Wo) and the forward's ``argmax``."""

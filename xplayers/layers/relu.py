@@ -9,15 +9,16 @@ import numpy as np
 
 from ..backend.checks import as_dtype, check_floating, check_shape
 from ..backend.fast_paths import FastPaths
-from ..backend.namespace import get_array_module
+from ..backend.namespace import get_array_module, is_cupy_array
 from . import _bits
 
 __all__ = ["relu_backward", "relu_forward"]
 
 
 def zero_like(xp: ModuleType, like: Any) -> Any:
-    """A 0-d zero in ``like``'s dtype on ``like``'s device (a NumPy scalar for NumPy)."""
-    if isinstance(like, np.ndarray):
+    """A 0-d zero in ``like``'s dtype on ``like``'s device (a NumPy scalar for NumPy and
+    CuPy: CuPy passes it to the kernel by value, where a 0-d array would cost a launch)."""
+    if isinstance(like, np.ndarray) or is_cupy_array(like):
         return like.dtype.type(0)
     return xp.zeros((), dtype=like.dtype, device=like.device)
 
@@ -71,21 +72,38 @@ def relu_backward(dout: Any, cache: Any) -> Any:
     xp = get_array_module(dout=dout, cache=cache)
     check_floating("relu_backward", "cache", cache, xp)
     check_shape("relu_backward", "dout", dout, tuple(cache.shape), "the shape of the forward x")
-    return select_where(xp, cache > 0, as_dtype(xp, dout, cache.dtype))
+    return _relu_backward(xp, as_dtype(xp, dout, cache.dtype), cache)
 
 
-def _select_portable(xp: ModuleType, active: Any, values: Any) -> Any:
+def relu_backward_portable(xp: ModuleType, dout: Any, cache: Any) -> Any:
+    """The portable body of :func:`relu_backward` (checked arguments, ``dout`` in the
+    cache's dtype)."""
+    return select_where(xp, cache > 0, dout)
+
+
+def _relu_backward_cupy(xp: ModuleType, dout: Any, cache: Any) -> Any:
+    if not is_cupy_array(dout):
+        return NotImplemented
+    from ..kernels import fused_cupy
+
+    return fused_cupy.relu_backward(dout, cache)
+
+
+_relu_backward = FastPaths(relu_backward_portable, cupy=_relu_backward_cupy)
+
+
+def select_where_portable(xp: ModuleType, active: Any, values: Any) -> Any:
     return xp.where(active, values, zero_like(xp, values))
 
 
-def _select_numpy(xp: ModuleType, active: Any, values: Any) -> Any:
+def _select_where_numpy(xp: ModuleType, active: Any, values: Any) -> Any:
     if not (type(values) is np.ndarray and values.ndim and values.dtype.kind == "f"
             and values.dtype.isnative and values.dtype.itemsize <= 8):
         return NotImplemented
     return _bits.select(active, values)
 
 
-select_where = FastPaths(_select_portable, numpy=_select_numpy)
+select_where = FastPaths(select_where_portable, numpy=_select_where_numpy)
 """``values`` where ``active``, else ``+0``: ``select_where(xp, active, values)``, shapes equal.
 
 NumPy: by bit masks (:mod:`._bits`), the same values without a branch per element."""

@@ -249,6 +249,27 @@ def gather_update(xp: ModuleType, spec: UpdateSpec, grads: list[Any], flat: tupl
     return result if isinstance(result, tuple) else (result,)
 
 
+def host_reference(name: str) -> Callable[..., dict[str, Any]] | None:
+    """The NumPy body of the CuPy kernel called ``name`` (``xplayers_<rule>`` or
+    ``xplayers_<rule>_x<count>``), taking its arguments by name and returning its outputs by
+    name; None for another name. A stand-in for CuPy runs it in place of the kernel."""
+    rule, _, suffix = name.removeprefix("xplayers_").rpartition("_x")
+    if not (rule and suffix.isdigit()):
+        rule, suffix = name.removeprefix("xplayers_"), ""
+    spec = next((s for s in SPECS if s.name == rule), None)
+    if spec is None or not name.startswith("xplayers_"):
+        return None
+    formula = formula_of(spec)
+
+    def body(**values: Any) -> dict[str, Any]:
+        if suffix:
+            grads = [np.ravel(values.pop(f"g{j}")) for j in range(int(suffix))]
+            values["g"] = np.concatenate(grads)
+        return dict(zip(formula.outputs, evaluate(formula, np, values), strict=True))
+
+    return body
+
+
 update = FastPaths(_portable, numpy=_numpy, numba=_numba, cupy=_cupy)
 """``update(xp, spec, (w, g, *state), scalars) -> (next_w, *new_state)``; scalars in the
 order of ``formula_of(spec).scalars``."""
