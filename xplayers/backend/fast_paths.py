@@ -8,7 +8,7 @@ implementations for one array library each, keyed by the library's name:
 - ``"numba"`` for NumPy arrays too, tried before ``"numpy"`` when numba is installed and
   switched on (``XPLAYERS_NUMBA=1`` at import, or ``fast_paths(numba=True)``; see
   :func:`numba_enabled`), or, by default (``"auto"``), for tables made with
-  ``numba_auto=True`` once a run has proved long (see :func:`numba_pays`).
+  ``numba_auto=True`` on calls big enough to pay (see :func:`numba_pays`).
 
 Calling the table with ``xp`` and the body's arguments runs the first implementation of the
 arrays' library that accepts them, else the portable body. An implementation takes the very
@@ -26,12 +26,13 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import ModuleType
 from typing import Any
+
+from .. import config
 
 __all__ = ["AUTO", "PORTABLE", "FastPaths", "fast_paths", "fast_paths_enabled", "library_of",
            "numba_enabled", "numba_pays"]
@@ -39,24 +40,17 @@ __all__ = ["AUTO", "PORTABLE", "FastPaths", "fast_paths", "fast_paths_enabled", 
 PORTABLE = "portable"
 """The name :meth:`FastPaths.run` reports when the portable body ran."""
 
-AUTO = "auto"
-"""numba's default setting: used by bit-exact kernels once a run has proved long."""
+AUTO = config.AUTO
+"""numba's default setting: used by bit-exact kernels on calls big enough to pay."""
 
 _LIBRARIES = ("numpy", "cupy", "numba")
 _ENABLED: ContextVar[bool] = ContextVar("xplayers_fast_paths", default=True)
-_NUMBA_AT_IMPORT: bool | str = {"1": True, "0": False}.get(
-    os.environ.get("XPLAYERS_NUMBA", ""), AUTO)
-_NUMBA: ContextVar[bool | str] = ContextVar("xplayers_numba", default=_NUMBA_AT_IMPORT)
 
-# The automatic policy, as a ski rental: NumPy runs the big calls (at least AUTO_MIN_ELEMENTS
-# elements) until about as much time has gone into them beyond what numba would have taken as
-# importing numba and loading its kernels costs (about a second); then numba takes over. Each
-# such call saves 1-3 ms (a 1.5 M-element Adam update, a 2 M-element max pool pass), so a run
-# pays at most about twice the best choice in hindsight, and short runs (the digits in a
-# second) never import numba.
+# The automatic policy: bit-exact numba kernels run calls of at least AUTO_MIN_ELEMENTS
+# elements when numba is installed (each such call saves 1-3 ms: a 1.5 M-element Adam update,
+# a 2 M-element max pool pass, against about a second to import numba once); smaller calls,
+# and so short runs of small models such as the digits, never import numba.
 AUTO_MIN_ELEMENTS = 1 << 20
-AUTO_AFTER_CALLS = 500
-_auto_big_calls = 0
 
 
 @contextmanager
@@ -66,21 +60,22 @@ def fast_paths(enabled: bool = True, *, numba: bool | str | None = None) -> Iter
     ``with xplayers.fast_paths(False):`` makes every layer and update rule run its portable
     body, on any array library. ``numba=True``/``False`` switches the numba kernels on or
     off, ``numba="auto"`` leaves the choice to :func:`numba_pays` (None: as before; the
-    default comes from ``XPLAYERS_NUMBA`` at import: ``1`` on, ``0`` off, else auto). The
-    settings are per thread (context variables).
+    default is the ``numba`` switch of :mod:`xplayers.config`, from ``XPLAYERS_NUMBA`` at
+    import: ``1`` on, ``0`` off, else auto). The settings are per thread (context variables).
     """
     for name, value, allowed in (("enabled", enabled, (True, False)),
                                  ("numba", numba, (True, False, None, AUTO))):
         if not any(value is a or (isinstance(a, str) and value == a) for a in allowed):
             raise TypeError(f"fast_paths: {name} must be one of {allowed}, got {value!r}")
     token = _ENABLED.set(enabled)
-    numba_token = None if numba is None else _NUMBA.set(AUTO if numba == AUTO else numba)
     try:
-        yield
+        if numba is None:
+            yield
+        else:
+            with config.using(numba=AUTO if numba == AUTO else numba):
+                yield
     finally:
         _ENABLED.reset(token)
-        if numba_token is not None:
-            _NUMBA.reset(numba_token)
 
 
 def fast_paths_enabled() -> bool:
@@ -93,32 +88,32 @@ def _numba_installed() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
+def _numba_mode() -> bool | str:
+    return config.get("numba")
+
+
 def numba_enabled() -> bool:
     """True when numba's kernels are switched on (``XPLAYERS_NUMBA=1`` when xplayers was
-    imported, or ``fast_paths(numba=True)``) and numba is installed.
+    imported, ``fast_paths(numba=True)`` or ``xplayers.config.using(numba=True)``) and numba
+    is installed.
 
     Under the automatic default this is False: see :func:`numba_pays`.
     """
-    return _NUMBA.get() is True and _numba_installed()
+    return _numba_mode() is True and _numba_installed()
 
 
 def numba_pays(elements: int) -> bool:
     """For a numba implementation: whether to run on a call over ``elements`` elements.
 
-    True when numba is switched on; under the automatic default, for calls of at least
-    :data:`AUTO_MIN_ELEMENTS` elements once :data:`AUTO_AFTER_CALLS` such calls have run in
-    this process (each call asking counts), so that importing numba (about a second) is paid
-    only by long runs of big models. Only kernels that give the NumPy path's numbers bit for
-    bit take part (tables made with ``numba_auto=True``), so the switch never changes results.
+    True when numba is switched on; under the automatic default, when numba is installed
+    and the call has at least :data:`AUTO_MIN_ELEMENTS` elements. Only kernels that give the
+    NumPy path's numbers bit for bit take part (tables made with ``numba_auto=True``), so the
+    switch never changes results.
     """
-    global _auto_big_calls
-    mode = _NUMBA.get()
+    mode = _numba_mode()
     if mode is not AUTO:
         return bool(mode)
-    if elements < AUTO_MIN_ELEMENTS:
-        return False
-    _auto_big_calls += 1
-    return _auto_big_calls > AUTO_AFTER_CALLS
+    return elements >= AUTO_MIN_ELEMENTS and _numba_installed()
 
 
 @functools.cache
@@ -191,7 +186,7 @@ class FastPaths:
         return PORTABLE, self.portable(xp, *args, **kwargs)
 
     def _numba_allowed(self) -> bool:
-        mode = _NUMBA.get()
+        mode = _numba_mode()
         return (mode is True or (mode is AUTO and self.numba_auto)) and _numba_installed()
 
     def __call__(self, xp: ModuleType, *args: Any, **kwargs: Any) -> Any:

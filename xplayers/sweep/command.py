@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import math
-import os
 from pathlib import Path
 
+from .. import config
 from .runner import PRUNERS, SweepOptions
 from .space import SearchSpace, load_space_file, parse_param
-from .workers import STORAGE_ENV
 
 __all__ = ["add_sweep_parser", "run_sweep_command"]
 
@@ -84,7 +83,7 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         workers=args.workers, device=args.device, out=args.out,
         include_defaults=not args.no_default_trial)
     if args.worker is not None:
-        storage = os.environ.get(STORAGE_ENV) or storage_address(options)
+        storage = config.get("sweep_storage") or storage_address(options)
         run_worker(args.worker, storage, args.study_name, args.device, args.out, args.deadline)
         return 0
     if args.trials is not None and args.trials < 1:
