@@ -105,5 +105,5 @@ def test_group_norm_and_updates_take_numba_when_switched_on(rng) -> None:
             name, _ = _norm.scale_shift_backward.run(np, out, xhat, inv_std, gamma, (2, 3, 4),
                                                      (0, 3, 4), True)
             assert name == ("numba" if numba else "numpy")
-            name, _ = optim._update.run(np, "sgd", (w, w), (0.1,), False)
+            name, _ = optim.rules._update.run(np, "sgd", (w, w), (0.1,), False)
             assert name == ("numba" if numba else "numpy")

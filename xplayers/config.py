@@ -22,6 +22,7 @@ The table in ``docs/configuration.md`` lists the same switches with everything t
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -30,7 +31,8 @@ from dataclasses import dataclass, field, fields
 from typing import Any
 
 __all__ = ["AUTO", "ENVIRONMENT_VARIABLES", "Settings", "current", "environment", "get",
-           "origin", "read_environment", "reload", "set_process_default", "using"]
+           "origin", "parse_device",
+           "read_environment", "reload", "set_process_default", "using"]
 
 AUTO = "auto"
 
@@ -56,6 +58,25 @@ class Settings:
     blas_threads: int | None = None
     sweep_storage: str | None = None
     problems: Mapping[str, str] = field(default_factory=dict, compare=False)
+
+
+_DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
+
+
+def parse_device(device: str, *, origin: str) -> str:
+    """``device`` lower-cased and checked (auto, cpu, cuda or cuda:N); errors name ``origin``.
+
+    Raises
+    ------
+    TypeError, ValueError
+        For a non-string or an unknown device name.
+    """
+    if not isinstance(device, str):
+        raise TypeError(f"{origin} must be a string such as 'cpu' or 'cuda:0', got {device!r}")
+    name = device.strip().lower()
+    if not _DEVICE_PATTERN.match(name):
+        raise ValueError(f"{origin} must be one of auto, cpu, cuda or cuda:N, got {device!r}")
+    return name
 
 
 def read_environment(environ: Mapping[str, str] | None = None) -> Settings:
@@ -195,8 +216,6 @@ def using(*, device: Any = _UNSET, numba: Any = _UNSET, blas_threads: Any = _UNS
 
 def _validate(name: str, value: Any) -> None:
     if name == "device":
-        from .backend.devices import parse_device
-
         parse_device(value, origin="xplayers.config.using(device=...)")
     elif name == "numba":
         if not (value is True or value is False or value == AUTO):

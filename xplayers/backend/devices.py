@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import re
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from .. import config
+from ..config import parse_device
 from .cuda import cuda_device_count, cuda_status, log_cpu_fallback, require_cupy
 from .namespace import array_library, device_of, is_array
 
@@ -24,17 +25,6 @@ __all__ = [
 ]
 
 DEVICE_ENV = "XPLAYERS_DEVICE"
-_DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
-
-
-def parse_device(device: str, *, origin: str) -> str:
-    """``device`` lower-cased and checked (auto, cpu, cuda or cuda:N); errors name ``origin``."""
-    if not isinstance(device, str):
-        raise TypeError(f"{origin} must be a string such as 'cpu' or 'cuda:0', got {device!r}")
-    name = device.strip().lower()
-    if not _DEVICE_PATTERN.match(name):
-        raise ValueError(f"{origin} must be one of auto, cpu, cuda or cuda:N, got {device!r}")
-    return name
 
 
 def cuda_index(device: str) -> int:
@@ -70,8 +60,6 @@ def default_device() -> str:
     the choice. Asking for CUDA when no GPU is usable raises ``RuntimeError`` that says
     why; ``auto`` falls back to the CPU and logs the reason once.
     """
-    from .. import config
-
     requested = parse_device(config.get("device") or "auto", origin=config.origin("device"))
     if requested == "auto":
         if cuda_status()[0]:
