@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import logging
 import math
+import shlex
+from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 from .. import config
 from .runner import PRUNERS, SweepOptions
@@ -84,7 +90,12 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         include_defaults=not args.no_default_trial)
     if args.worker is not None:
         storage = config.get("sweep_storage") or storage_address(options)
-        run_worker(args.worker, storage, args.study_name, args.device, args.out, args.deadline)
+        try:
+            with _quiet_about_interrupts(), np.errstate(all="ignore"):
+                run_worker(args.worker, storage, args.study_name, args.device, args.out,
+                           args.deadline)
+        except KeyboardInterrupt:  # the coordinator says what happened
+            return INTERRUPTED
         return 0
     if args.trials is not None and args.trials < 1:
         raise ValueError(f"--trials must be a positive integer, got {args.trials}")
@@ -95,7 +106,12 @@ def run_sweep_command(args: argparse.Namespace) -> int:
         options.space.update(load_space_file(args.space))
     options.space.update(parse_param(text) for text in args.param)
     SearchSpace(options.space)  # every value checked before a study file is made
-    study, problems = run_sweep(options)
+    try:
+        with _quiet_about_interrupts(), np.errstate(all="ignore"):
+            study, problems = run_sweep(options)
+    except KeyboardInterrupt:
+        _say_interrupted(args, options)
+        return INTERRUPTED
     for line in problems:
         print(f"xplayers sweep: warning: {line}")
     print(summarise(study))
@@ -105,3 +121,62 @@ def run_sweep_command(args: argparse.Namespace) -> int:
 
     done = any(t.state == TrialState.COMPLETE for t in study.get_trials(deepcopy=False))
     return 0 if done else 1
+
+
+INTERRUPTED = 130  # 128 + SIGINT, as a shell reports Ctrl-C
+
+
+class _NoInterruptTraceback(logging.Filter):
+    """Drops Optuna's "Trial N failed ... KeyboardInterrupt" record and its traceback: the
+    sweep says itself that it was interrupted and which trial failed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        info = record.exc_info
+        return not (info and info[0] is not None and issubclass(info[0], KeyboardInterrupt))
+
+
+@contextlib.contextmanager
+def _quiet_about_interrupts() -> Iterator[None]:
+    import optuna
+
+    optuna.logging.get_logger("optuna")  # makes sure Optuna's handler exists
+    handlers = logging.getLogger("optuna").handlers + logging.getLogger().handlers
+    quiet = _NoInterruptTraceback()
+    for handler in handlers:
+        handler.addFilter(quiet)
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(quiet)
+
+
+def _say_interrupted(args: argparse.Namespace, options: SweepOptions) -> None:
+    """After Ctrl-C: which trial failed, where the study is, and the command that resumes it."""
+    from .runner import storage_address
+    from .storage import open_storage, redact
+
+    where = storage_address(options)
+    failed = ""
+    try:
+        import optuna
+
+        study = optuna.load_study(study_name=options.study_name, storage=open_storage(where))
+        trials = study.get_trials(deepcopy=False)
+        if trials and trials[-1].state.name == "FAIL":
+            failed = f"; the running trial {trials[-1].number} was marked failed"
+        kept = f"the study {options.study_name!r} ({len(trials)} trials) is kept in {redact(where)}"
+    except Exception:  # nothing was stored yet
+        kept = "no study was stored yet"
+    print(f"xplayers sweep: interrupted{failed}; {kept}", flush=True)
+    command = ["xplayers", "sweep", "--resume", "--study-name", options.study_name,
+               "--out", options.out]
+    if options.storage:
+        command += ["--storage", redact(options.storage)]
+    for option, value in (("--trials", args.trials), ("--timeout", args.timeout),
+                          ("--workers", None if args.workers == "1" else args.workers),
+                          ("--device", None if args.device == "auto" else args.device)):
+        if value is not None:
+            command += [option, repr(value) if isinstance(value, float) else str(value)]
+    if kept != "no study was stored yet":
+        print(f"resume with: {shlex.join(command)}", flush=True)

@@ -6,6 +6,7 @@ import contextlib
 import math
 import numbers
 import os
+import sys
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -316,10 +317,12 @@ class Solver:
                 self._record_accuracy(bar)
                 self._save_checkpoint()
                 self._call_epoch_callback()
-        except BaseException:
+        except BaseException as exc:
             # The steps that ran keep their losses; a failed step has rolled itself back.
             pending, self._pending_losses = self._pending_losses, []
             self.loss_history.extend(_floats(pending))
+            if isinstance(exc, KeyboardInterrupt) and getattr(self, "best_params", None):
+                self._restore_best()  # Ctrl-C keeps the work: the best model so far
             raise
         finally:
             if bar is not None:
@@ -514,7 +517,9 @@ def _checkpoint_name(name: Any) -> str | None:
 
 
 def _progress(total: int, enabled: bool) -> Any:
-    if not enabled:
+    # A bar only where it redraws in place: a terminal or a notebook, not a redirected file
+    # (which would fill with carriage returns).
+    if not enabled or not (sys.stderr.isatty() or "ipykernel" in sys.modules):
         return None
     try:
         from tqdm.auto import tqdm
