@@ -13,6 +13,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -29,9 +30,9 @@ def _env() -> dict[str, str]:
 
 
 def _interrupt_after(args: list[str], cwd: Path, marker: str, count: int = 1,
-                     timeout: float = 240) -> tuple[int, str, str]:
+                     timeout: float = 240, then: Any = None) -> tuple[int, str, str]:
     """Start ``python -m xplayers ARGS``, send SIGINT once ``marker`` has appeared ``count``
-    times on stdout, and return (status, stdout, stderr)."""
+    times on stdout (and ``then()`` has returned), and return (status, stdout, stderr)."""
     process = subprocess.Popen([sys.executable, "-m", "xplayers", *args], cwd=cwd, env=_env(),
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
@@ -43,6 +44,8 @@ def _interrupt_after(args: list[str], cwd: Path, marker: str, count: int = 1,
             break
         if time.monotonic() > deadline:
             break
+    if then is not None:
+        then()
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=timeout)
     return process.returncode, "".join(lines) + out, err
@@ -98,22 +101,34 @@ def test_ctrl_c_before_training_starts_exits_quietly(tmp_path):
 
 
 def test_ctrl_c_during_a_sweep_fails_the_trial_and_keeps_the_study(tmp_path):
-    pytest.importorskip("optuna")
     pytest.importorskip("sklearn")
-    import optuna
+    optuna = pytest.importorskip("optuna")
+
+    def study():
+        storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
+            str(tmp_path / "s" / "study.journal")))
+        return optuna.load_study(study_name="xplayers", storage=storage)
+
+    def running():  # SIGINT once trial 0 (400 epochs) is under way
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            if any(t.state.name == "RUNNING" for t in study().get_trials(deepcopy=False)):
+                return
+            time.sleep(0.2)
 
     status, out, err = _interrupt_after(
-        ["sweep", "--trials", "3", "--out", "s"], tmp_path, "[worker 0] trial 0 ")
+        ["sweep", "--trials", "3", "--out", "s", "--param", "epochs=400"], tmp_path,
+        "xplayers sweep: study", then=running)
     assert status == 130, (out, err)
     assert "Traceback" not in out + err and "KeyboardInterrupt" not in out + err
-    assert "failed because of" not in err  # Optuna's own warning
-    lines = out.splitlines() + err.splitlines()
+    assert "failed" not in err  # Optuna's own warning
+    lines = out.splitlines()
+    assert [line for line in lines if line.startswith("xplayers sweep: interrupted; the "
+                                                      "running trial 0 was marked failed")]
     resume = [line for line in lines if line.startswith("resume with: ")]
     assert len(resume) == 1, (out, err)
     command = shlex.split(resume[0].removeprefix("resume with: "))
-    assert command[:2] == ["xplayers", "sweep"] and "--resume" in command
-    storage = optuna.storages.JournalStorage(optuna.storages.journal.JournalFileBackend(
-        str(tmp_path / "s" / "study.journal")))
-    study = optuna.load_study(study_name="xplayers", storage=storage)
-    states = [t.state.name for t in study.get_trials(deepcopy=False)]
-    assert states and states[-1] == "FAIL" and "RUNNING" not in states
+    assert command == ["xplayers", "sweep", "--resume", "--study-name", "xplayers", "--out",
+                       "s", "--trials", "3"]
+    states = [t.state.name for t in study().get_trials(deepcopy=False)]
+    assert states == ["FAIL"]

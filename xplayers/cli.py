@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import difflib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -172,5 +173,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
 
 
+def entry() -> None:
+    """The ``xplayers`` console command: :func:`main`, then exit with its status.
+
+    After Ctrl-C the process ends at once with status 130 (its output flushed): CPython
+    would otherwise kill itself with SIGINT at exit when the interrupt had cut an import
+    short (in scikit-learn's, say), which a caller sees as status -2, not 130.
+    """
+    status = main()
+    if status == INTERRUPTED:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(status)
+    raise SystemExit(status)
+
+
 if __name__ == "__main__":
-    raise SystemExit(main())
+    entry()

@@ -130,9 +130,20 @@ class _NoInterruptTraceback(logging.Filter):
     """Drops Optuna's "Trial N failed ... KeyboardInterrupt" record and its traceback: the
     sweep says itself that it was interrupted and which trial failed."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self._trial: str | None = None  # "Trial N " of the record just dropped
+
     def filter(self, record: logging.LogRecord) -> bool:
         info = record.exc_info
-        return not (info and info[0] is not None and issubclass(info[0], KeyboardInterrupt))
+        if info and info[0] is not None and issubclass(info[0], KeyboardInterrupt):
+            self._trial = " ".join(record.getMessage().split()[:2]) + " "
+            return False
+        message = record.getMessage()
+        if self._trial and message.startswith(self._trial + "failed with value"):
+            self._trial = None
+            return False  # its second line
+        return True
 
 
 @contextlib.contextmanager
