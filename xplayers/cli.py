@@ -18,7 +18,6 @@ from .training.command import (  # noqa: F401  (CommandError: an older public na
     DATASETS,
     INTERRUPTED,
     CommandError,
-    _check_input,
     _data_needs,
     _DefaultsHelpFormatter,
     add_train_parser,
@@ -98,7 +97,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     from .models import ThreeLayerConvNet, load_model
     from .training.solver import Solver
 
-    _check_input("the model file", args.path)
     model = load_model(args.path, device=args.device)
     extra = _data_description(getattr(model, "checkpoint_extra", {}))
     dataset = args.dataset or extra.get("dataset")

@@ -71,7 +71,12 @@ def dropout_forward(x: Any, dropout_param: Mapping[str, Any]) -> tuple[Any, Any]
         return x, None
     # U[0, 1) >= p holds with probability 1 - p, and always when p = 0.
     mask = xp.astype(uniform_like(x, xp, seed) >= p, x.dtype)  # 1 where kept, 0 where dropped
-    mask *= 1.0 / (1.0 - p)  # a multiply, not where(): where() branches on every element
+    scale = 1.0 / (1.0 - p)
+    if scale > 65504.0 and scale > float(xp.finfo(x.dtype).max):  # float16's largest: 65504
+        raise ValueError(f"{func}: p={p!r} scales the kept units by 1/(1-p) = {scale:.4g}, "
+                         f"beyond the largest {x.dtype} value {float(xp.finfo(x.dtype).max):.4g}"
+                         f"; use a smaller p or a wider dtype")
+    mask *= scale  # a multiply, not where(): where() branches on every element
     return x * mask, mask
 
 

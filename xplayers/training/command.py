@@ -268,6 +268,12 @@ def run_train_command(args: argparse.Namespace) -> int:
             result = run_training(config, checkpoint_name=args.checkpoint, resume=args.resume)
     except TrainingInterrupted as stop:
         return _train_interrupted(args, config, stop)
+    except OSError as exc:
+        written = str(exc.filename or "")
+        if args.checkpoint is None or not written.startswith(f"{args.checkpoint}_epoch_"):
+            raise
+        raise CommandError(f"--checkpoint {args.checkpoint}: cannot write the file {written} "
+                           f"({exc.strerror or type(exc).__name__})") from None
     report = result.report
     print(_summary(report))
     _write_outputs(args, config, result)

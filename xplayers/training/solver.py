@@ -387,7 +387,11 @@ class Solver:
     def _save_checkpoint(self) -> None:
         if self.checkpoint_name is None:
             return
-        self.save_checkpoint(f"{self.checkpoint_name}_epoch_{self.epoch}.npz")
+        path = f"{self.checkpoint_name}_epoch_{self.epoch}.npz"
+        try:
+            self.save_checkpoint(path)
+        except OSError as exc:  # a full disk, say: the error names the checkpoint file
+            raise type(exc)(exc.errno, exc.strerror or str(exc), path) from exc
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], data: Mapping[str, Any],
