@@ -32,19 +32,31 @@ and on every other one,
 """
 
 
+class _HelpFormatter(argparse.RawDescriptionHelpFormatter,
+                     argparse.ArgumentDefaultsHelpFormatter):
+    """The epilog as written, and each option's default (except None and False, which the
+    help text explains)."""
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default in (None, False) or action.default == []:
+            return action.help
+        return super()._get_help_string(action)
+
+
 def add_sweep_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``sweep`` to the ``xplayers`` subcommands."""
     defaults = SweepOptions()
     sweep = sub.add_parser(
         "sweep", help="search hyperparameters with Optuna (many workers, one study)",
-        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EPILOG)
+        formatter_class=_HelpFormatter, epilog=EPILOG)
     sweep.add_argument("--trials", type=int, default=None,
                        help="trials in the study, earlier runs and other machines included "
                             "(default 20; with --resume, the study's own target)")
     sweep.add_argument("--timeout", type=float, default=None, metavar="SECONDS",
                        help="start no trial after this many seconds")
     sweep.add_argument("--objective", default=defaults.objective,
-                       choices=("val_accuracy", "train_accuracy", "final_loss"))
+                       choices=("val_accuracy", "train_accuracy", "final_loss"),
+                       help="what the sweep optimises")
     sweep.add_argument("--pruner", default=defaults.pruner, choices=PRUNERS,
                        help="stop bad trials at epoch boundaries (median or asha)")
     sweep.add_argument("--param", action="append", default=[], metavar="SPEC",
@@ -55,11 +67,14 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     sweep.add_argument("--no-default-trial", action="store_true",
                        help="do not start with the default 'xplayers train' settings")
     sweep.add_argument("--dataset", default=defaults.dataset,
-                       choices=("digits", "cifar10", "synthetic"))
-    sweep.add_argument("--data-dir", default=None)
+                       choices=("digits", "cifar10", "synthetic"),
+                       help="the data set every trial trains on")
+    sweep.add_argument("--data-dir", default=None,
+                       help="folder of the data set (cifar10: the cifar-10-batches-py folder)")
     sweep.add_argument("--seed", type=int, default=defaults.seed,
                        help="seeds the data split, every trial's training and the sampler")
-    sweep.add_argument("--study-name", default=defaults.study_name)
+    sweep.add_argument("--study-name", default=defaults.study_name,
+                       help="the study's name in its storage")
     sweep.add_argument("--storage", default=None,
                        help="a database URL (postgresql://user:pass@host/db) or a journal "
                             "file; default OUT/study.journal")
