@@ -89,3 +89,12 @@ def test_float16_dropout_refuses_a_scale_beyond_its_range():
     assert np.isfinite(out).all() and set(np.unique(mask)) <= {0, np.float16(1 / (1 - 0.9999))}
     out32, _ = dropout_forward(x.astype(np.float32), {"p": 0.99999, "mode": "train", "seed": 0})
     assert np.isfinite(out32).all()
+
+
+def test_library_names_take_the_right_article():
+    strict = pytest.importorskip("array_api_strict")
+    from xplayers import get_array_module
+
+    with pytest.raises(TypeError, match=r"w is an array_api_strict array on device .*"
+                                        r"x is a numpy array"):
+        get_array_module(w=strict.asarray([1.0]), x=np.ones(1))

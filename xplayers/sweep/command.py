@@ -65,7 +65,9 @@ def add_sweep_parser(sub: argparse._SubParsersAction) -> argparse.ArgumentParser
     sweep.add_argument("--only-given", action="store_true",
                        help="search only the --param/--space entries (no default space)")
     sweep.add_argument("--no-default-trial", action="store_true",
-                       help="do not start with the default 'xplayers train' settings")
+                       help="do not start with the default 'xplayers train' settings (trial "
+                            "0; when they lie outside the search space a warning says so and "
+                            "trial 0 is a sample of the space)")
     sweep.add_argument("--dataset", default=defaults.dataset,
                        choices=("digits", "cifar10", "synthetic"),
                        help="the data set every trial trains on")
