@@ -48,8 +48,8 @@ def test_mixing_devices_names_each_argument():
     strict = pytest.importorskip("array_api_strict")
     a = strict.ones(2)
     b = strict.ones(2, device=strict.Device("device1"))
-    with pytest.raises(ValueError, match=r"a is a array_api_strict array on device .*CPU_DEVICE.*"
-                       r"b is a array_api_strict array on device .*device1"):
+    with pytest.raises(ValueError, match=r"a is an array_api_strict array on device .*CPU_DEVICE.*"
+                       r"b is an array_api_strict array on device .*device1"):
         get_array_module(a=a, b=b)
 
 
@@ -58,7 +58,7 @@ def test_layer_reports_mixed_devices():
     from xplayers.layers import affine_forward
 
     x = strict.ones((2, 3), device=strict.Device("device1"))
-    with pytest.raises(ValueError, match="w is a array_api_strict array on device"):
+    with pytest.raises(ValueError, match="w is an array_api_strict array on device"):
         affine_forward(x, strict.ones((3, 4)), strict.ones(4, device=x.device))
 
 
