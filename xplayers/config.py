@@ -206,6 +206,8 @@ def using(*, device: Any = _UNSET, numba: Any = _UNSET, blas_threads: Any = _UNS
     given = {k: v for k, v in given.items() if v is not _UNSET}
     for name, value in given.items():
         _validate(name, value)
+    if isinstance(given.get("numba"), str):
+        given["numba"] = AUTO  # the one object the fast paths compare with ``is``
     tokens = [(_overrides[name], _overrides[name].set(value)) for name, value in given.items()]
     try:
         yield current()

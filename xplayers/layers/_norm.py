@@ -60,7 +60,7 @@ def _scaled_statistics(xp: ModuleType, centred: Any, mean: Any, axes: tuple[int,
     of two, so every rounding is the unscaled formula's, and where nothing overflows the
     results are that formula's bit for bit. No value is read back (on a GPU too).
     """
-    one = xp.asarray(1.0, dtype=centred.dtype)
+    one = xp.asarray(1.0, dtype=centred.dtype, device=centred.device)
     amax = xp.max(xp.abs(centred), axis=axes, keepdims=True)
     scale = 2.0 ** xp.floor(xp.log2(xp.maximum(amax, one)))
     scaled = centred / scale
