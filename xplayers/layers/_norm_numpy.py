@@ -67,10 +67,10 @@ def normalize(xp: ModuleType, x: Any, axes: tuple[int, ...], eps: float) -> Any:
     xhat = np.subtract(np.reshape(x, pqr), _column(mean))
     with np.errstate(over="ignore"):  # an overflow is caught just below
         var = dots(xhat, xhat, pqr) / count
-    if not np.isfinite(var).all():  # squares overflowed (or NaN): the portable body's scaling
-        from ._norm import normalize_portable
-
-        return normalize_portable(np, x, axes, eps)  # bit for bit this path's where finite
+    if not np.isfinite(var).all():
+        # Squares overflowed (or NaN): the portable body scales them (bit for bit this
+        # path's numbers where nothing overflows).
+        return NotImplemented
     inv_std = 1.0 / np.sqrt(var + eps)
     xhat *= _column(inv_std)
     return (np.reshape(xhat, x.shape), np.reshape(inv_std, kept_shape),
