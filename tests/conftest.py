@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 
 import numpy as np
 import pytest
 from backends import Backend, backend_params
 from kernel_emulation import EmulatedKernels, build, compiler
+
+import xplayers.config
+
+
+@pytest.fixture(autouse=True)
+def _environment_read_again_after_a_test_changes_it():
+    """xplayers reads XPLAYERS_* once at import (xplayers.config); a test that changes them
+    calls ``xplayers.config.reload()``, and the next test gets the real environment back."""
+    before = {k: v for k, v in os.environ.items() if k.startswith("XPLAYERS_")}
+    yield
+    after = {k: v for k, v in os.environ.items() if k.startswith("XPLAYERS_")}
+    if after != before or xplayers.config.environment() != xplayers.config.read_environment():
+        xplayers.config.reload()
 
 
 @pytest.fixture(params=backend_params())

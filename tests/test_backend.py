@@ -10,6 +10,7 @@ import pytest
 
 import xplayers
 import xplayers.backend.devices
+import xplayers.config
 from xplayers.backend import array_library, device_of, get_array_module
 from xplayers.backend import cuda as _cuda
 
@@ -47,8 +48,8 @@ def test_mixing_devices_names_each_argument():
     strict = pytest.importorskip("array_api_strict")
     a = strict.ones(2)
     b = strict.ones(2, device=strict.Device("device1"))
-    with pytest.raises(ValueError, match=r"a is a array_api_strict array on device .*CPU_DEVICE.*"
-                       r"b is a array_api_strict array on device .*device1"):
+    with pytest.raises(ValueError, match=r"a is an array_api_strict array on device .*CPU_DEVICE.*"
+                       r"b is an array_api_strict array on device .*device1"):
         get_array_module(a=a, b=b)
 
 
@@ -57,7 +58,7 @@ def test_layer_reports_mixed_devices():
     from xplayers.layers import affine_forward
 
     x = strict.ones((2, 3), device=strict.Device("device1"))
-    with pytest.raises(ValueError, match="w is a array_api_strict array on device"):
+    with pytest.raises(ValueError, match="w is an array_api_strict array on device"):
         affine_forward(x, strict.ones((3, 4)), strict.ones(4, device=x.device))
 
 
@@ -71,8 +72,10 @@ def test_default_device_cpu_without_gpu(monkeypatch):
     monkeypatch.setattr(_cuda, "cuda_status", lambda: (False, "CuPy is not installed (test)"))
     monkeypatch.setattr(xplayers.backend.devices, "cuda_status", _cuda.cuda_status)
     monkeypatch.delenv("XPLAYERS_DEVICE", raising=False)
+    xplayers.config.reload()
     assert xplayers.default_device() == "cpu"
     monkeypatch.setenv("XPLAYERS_DEVICE", "cpu")
+    xplayers.config.reload()
     assert xplayers.default_device() == "cpu"
 
 
@@ -80,6 +83,7 @@ def test_explicit_cuda_without_gpu_is_an_error(monkeypatch):
     reason = "CuPy is installed but no CUDA device answered (test)"
     monkeypatch.setattr(xplayers.backend.devices, "cuda_status", lambda: (False, reason))
     monkeypatch.setenv("XPLAYERS_DEVICE", "cuda")
+    xplayers.config.reload()
     with pytest.raises(RuntimeError, match=r"XPLAYERS_DEVICE asks for 'cuda'.*no CUDA device"):
         xplayers.default_device()
     with pytest.raises(RuntimeError, match=r"device asks for 'cuda:1'"):
@@ -90,6 +94,7 @@ def test_explicit_cuda_without_gpu_is_an_error(monkeypatch):
 
 def test_bad_device_names(monkeypatch):
     monkeypatch.setenv("XPLAYERS_DEVICE", "tpu")
+    xplayers.config.reload()
     with pytest.raises(ValueError, match=r"XPLAYERS_DEVICE must be one of auto, cpu, cuda.*'tpu'"):
         xplayers.default_device()
     with pytest.raises(ValueError, match=r"device must be one of .*'gpu0'"):
@@ -104,6 +109,7 @@ def test_auto_falls_back_with_one_log_line(monkeypatch, caplog):
     monkeypatch.setattr(xplayers.backend.devices, "cuda_status", _cuda.cuda_status)
     _cuda.log_cpu_fallback.cache_clear()
     monkeypatch.delenv("XPLAYERS_DEVICE", raising=False)
+    xplayers.config.reload()
     with caplog.at_level(logging.INFO, logger="xplayers"):
         assert xplayers.default_device() == "cpu"
         assert xplayers.default_device() == "cpu"

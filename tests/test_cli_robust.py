@@ -7,8 +7,8 @@ import os
 
 import pytest
 
-from xplayers import cli
 from xplayers.cli import main
+from xplayers.training import command as train_command
 
 FAST = ["--dataset", "synthetic", "--hidden-dims", "16", "--batch-size", "32", "--device",
         "cpu"]
@@ -32,10 +32,11 @@ def bad_option_cases(tmp_path):
     text.write_text("hello\n")
     return {
         "--seed": ["--seed", "-1"],
-        "--save": ["--save", str(tmp_path / "missing" / "m.npz")],
+        # Missing folders are made; a folder that cannot be (under a file) is refused.
+        "--save": ["--save", str(text / "m.npz")],
         "--report": ["--report", str(tmp_path)],
-        "--plot": ["--plot", str(tmp_path / "no" / "such" / "curves.png")],
-        "--checkpoint": ["--checkpoint", str(tmp_path / "missing" / "run")],
+        "--plot": ["--plot", str(text / "such" / "curves.png")],
+        "--checkpoint": ["--checkpoint", str(text / "run")],
         "--resume": ["--resume", str(tmp_path / "missing.npz")],
         "--resume ": ["--resume", str(tmp_path)],
         "--resume  ": ["--resume", str(text)],
@@ -52,7 +53,7 @@ def bad_option_cases(tmp_path):
 @pytest.mark.parametrize("option", list(bad_option_cases(__import__("pathlib").Path("/"))))
 def test_bad_options_fail_before_training_on_one_line(tmp_path, capsys, monkeypatch, option):
     started = []
-    monkeypatch.setattr(cli, "run_training", lambda *a, **k: started.append(1))
+    monkeypatch.setattr(train_command, "run_training", lambda *a, **k: started.append(1))
     status, out, err = run(capsys, *bad_option_cases(tmp_path)[option])
     assert status == 2
     assert_one_line_error(err, option.strip())
@@ -138,7 +139,7 @@ def test_help_shows_defaults_but_never_none(command, capsys):
 def test_resume_refuses_settings_it_would_ignore(tmp_path, capsys, monkeypatch):
     assert run(capsys, "--quiet", "--epochs", "1", "--checkpoint", str(tmp_path / "run"))[0] == 0
     started = []
-    monkeypatch.setattr(cli, "run_training", lambda *a, **k: started.append(1))
+    monkeypatch.setattr(train_command, "run_training", lambda *a, **k: started.append(1))
     # These used to be dropped silently: the run went on with the checkpoint's settings.
     status = main(["train", "--resume", str(tmp_path / "run_epoch_1.npz"), "--lr", "0.1",
                    "--seed", "3", "--device", "cpu", "--quiet"])

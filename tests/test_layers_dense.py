@@ -311,7 +311,7 @@ def test_batchnorm_running_stats_on_another_device_are_named():
     x = strict.ones((3, 2), dtype=strict.float64, device=device)
     ones = strict.ones(2, dtype=strict.float64, device=device)
     param = {"mode": "train", "running_mean": strict.zeros(2, dtype=strict.float64)}
-    with pytest.raises(ValueError, match="running_mean is a array_api_strict array on device"):
+    with pytest.raises(ValueError, match="running_mean is an array_api_strict array on device"):
         batchnorm_forward(x, ones, ones, param)
 
 

@@ -207,11 +207,11 @@ def test_mixed_devices_name_the_arguments(backend, rng):
     X = rng.standard_normal((2, 4)).astype(np.float32)
     if backend.name == "numpy":  # feed the NumPy model an array from elsewhere
         strict = pytest.importorskip("array_api_strict")
-        X, other = strict.asarray(X), "array_api_strict"
+        X, other = strict.asarray(X), "an array_api_strict"
     else:
-        other = "numpy"
+        other = "a numpy"
     with pytest.raises((TypeError, ValueError),
-                       match=rf"X is a {other} array on device .*the model's W1 is a"):
+                       match=rf"X is {other} array on device .*the model's W1 is a"):
         model.loss(X)
 
 

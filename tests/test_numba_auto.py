@@ -84,7 +84,7 @@ def test_group_norm_takes_numba_only_when_switched_on(rng):
 
 
 def test_off_is_the_default_and_the_environment_switches_it():
-    code = "from xplayers.backend import fast_paths as f; print(f._NUMBA.get())"
+    code = "from xplayers import config; print(config.get('numba'))"
     results = {}
     for value in ("", "0", "1", "auto"):
         env = {**os.environ, "PYTHONPATH": str(ROOT), "XPLAYERS_NUMBA": value}

@@ -425,7 +425,7 @@ def test_state_on_another_device_is_named():
     strict = pytest.importorskip("array_api_strict")
     dev = strict.Device("device1")
     w = strict.ones(2, dtype=strict.float64, device=dev)
-    with pytest.raises(ValueError, match=r"config\['m'\] is a array_api_strict array on device"):
+    with pytest.raises(ValueError, match=r"config\['m'\] is an array_api_strict array on device"):
         adam(w, w, {"m": strict.zeros(2, dtype=strict.float64)})
 
 

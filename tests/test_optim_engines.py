@@ -264,7 +264,7 @@ def test_update_all_fused_equals_one_call_per_parameter(rng, name, dtype, librar
 
 class RawArray:
     """A ``raw T`` kernel argument: indexed by the kernel itself (out-of-range reads of the
-    branch XPLAYERS_SELECT does not take are clipped, as the GPU never makes them)."""
+    branch XP_SELECT does not take are clipped, as the GPU never makes them)."""
 
     def __init__(self, array):
         self.array = np.asarray(array).reshape(-1)
@@ -291,7 +291,7 @@ def _fake_gather_kernel(launches):
             others = {n: v for n, v in names.items() if n not in memory}
             run_operation(definition.operation, memory,
                           {**others, "i": np.arange(memory["w"].size),
-                           "XPLAYERS_SELECT": np.where})
+                           "XP_SELECT": np.where})
             return tuple(memory[o] for o in outs)
 
         return launch

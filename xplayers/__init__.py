@@ -7,6 +7,7 @@
 (2, 4)
 """
 
+from . import config
 from .backend.cuda import cuda_available
 from .backend.devices import (
     available_devices,
@@ -26,6 +27,7 @@ __all__ = [
     "RandomStream",
     "__version__",
     "available_devices",
+    "config",
     "cuda_available",
     "default_device",
     "device_context",

@@ -1,5 +1,5 @@
 """``python -m xplayers`` is the ``xplayers`` command."""
 
-from .cli import main
+from .cli import entry
 
-raise SystemExit(main())
+entry()

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import os
-import re
 from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
+from .. import config
+from ..config import parse_device
 from .cuda import cuda_device_count, cuda_status, log_cpu_fallback, require_cupy
 from .namespace import array_library, device_of, is_array
 
@@ -25,16 +25,6 @@ __all__ = [
 ]
 
 DEVICE_ENV = "XPLAYERS_DEVICE"
-_DEVICE_PATTERN = re.compile(r"^(auto|cpu|cuda(:\d+)?)$")
-
-
-def _parse(device: str, *, origin: str) -> str:
-    if not isinstance(device, str):
-        raise TypeError(f"{origin} must be a string such as 'cpu' or 'cuda:0', got {device!r}")
-    name = device.strip().lower()
-    if not _DEVICE_PATTERN.match(name):
-        raise ValueError(f"{origin} must be one of auto, cpu, cuda or cuda:N, got {device!r}")
-    return name
 
 
 def cuda_index(device: str) -> int:
@@ -45,7 +35,7 @@ def cuda_index(device: str) -> int:
     ValueError
         If ``device`` is not ``cuda`` or ``cuda:N``.
     """
-    name = _parse(device, origin="device")
+    name = parse_device(device, origin="device")
     if not name.startswith("cuda"):
         raise ValueError(f"device must be 'cuda' or 'cuda:N' here, got {device!r}")
     return int(name[len("cuda:"):]) if ":" in name else 0
@@ -65,11 +55,12 @@ def _check_cuda(name: str, *, origin: str) -> str:
 def default_device() -> str:
     """The device new work goes to: ``'cuda'`` when a GPU is usable, else ``'cpu'``.
 
-    The environment variable ``XPLAYERS_DEVICE`` (``auto``, ``cpu``, ``cuda`` or ``cuda:N``)
-    overrides the choice. Asking for CUDA when no GPU is usable raises ``RuntimeError`` that says
+    The device switch (``xplayers.config.using(device=...)``, else the environment variable
+    ``XPLAYERS_DEVICE`` read at import: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``) overrides
+    the choice. Asking for CUDA when no GPU is usable raises ``RuntimeError`` that says
     why; ``auto`` falls back to the CPU and logs the reason once.
     """
-    requested = _parse(os.environ.get(DEVICE_ENV, "auto") or "auto", origin=DEVICE_ENV)
+    requested = parse_device(config.get("device") or "auto", origin=config.origin("device"))
     if requested == "auto":
         if cuda_status()[0]:
             return "cuda"
@@ -92,7 +83,7 @@ def resolve_device(device: str | None = None) -> str:
     """
     if device is None:
         return default_device()
-    name = _parse(device, origin="device")
+    name = parse_device(device, origin="device")
     if name == "auto":
         return default_device()
     if name.startswith("cuda"):

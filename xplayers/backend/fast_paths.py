@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import functools
 import importlib.util
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from types import ModuleType
 from typing import Any
+
+from .. import config
 
 __all__ = ["PORTABLE", "FastPaths", "fast_paths", "fast_paths_enabled", "library_of",
            "numba_enabled"]
@@ -40,10 +41,8 @@ PORTABLE = "portable"
 
 _LIBRARIES = ("numpy", "cupy", "numba")
 _ENABLED: ContextVar[bool] = ContextVar("xplayers_fast_paths", default=True)
-# numba is a plain switch, off by default: importing it and loading its kernels costs about a
-# second, which short runs (the digits in a second) must not pay.
-_NUMBA_AT_IMPORT: bool = os.environ.get("XPLAYERS_NUMBA", "") == "1"
-_NUMBA: ContextVar[bool] = ContextVar("xplayers_numba", default=_NUMBA_AT_IMPORT)
+# numba is a plain switch (xplayers.config), off by default: importing it and loading its
+# kernels costs about a second, which short runs (the digits in a second) must not pay.
 
 
 @contextmanager
@@ -52,21 +51,23 @@ def fast_paths(enabled: bool = True, *, numba: bool | None = None) -> Iterator[N
 
     ``with xplayers.fast_paths(False):`` makes every layer and update rule run its portable
     body, on any array library. ``numba=True``/``False`` switches the numba kernels on or
-    off (None: as before; the default comes from ``XPLAYERS_NUMBA`` at import: ``1`` on,
-    anything else off). The settings are per thread (context variables).
+    off (None: as before; the default is the ``numba`` switch of :mod:`xplayers.config`, from
+    ``XPLAYERS_NUMBA`` at import: ``1`` on, anything else off). The settings are per thread
+    (context variables).
     """
     for name, value, allowed in (("enabled", enabled, (True, False)),
                                  ("numba", numba, (True, False, None))):
         if not any(value is a for a in allowed):
             raise TypeError(f"fast_paths: {name} must be one of {allowed}, got {value!r}")
     token = _ENABLED.set(enabled)
-    numba_token = None if numba is None else _NUMBA.set(numba)
     try:
-        yield
+        if numba is None:
+            yield
+        else:
+            with config.using(numba=numba):
+                yield
     finally:
         _ENABLED.reset(token)
-        if numba_token is not None:
-            _NUMBA.reset(numba_token)
 
 
 def fast_paths_enabled() -> bool:
@@ -81,8 +82,9 @@ def _numba_installed() -> bool:
 
 def numba_enabled() -> bool:
     """True when numba's kernels are switched on (``XPLAYERS_NUMBA=1`` when xplayers was
-    imported, or ``fast_paths(numba=True)``) and numba is installed."""
-    return _NUMBA.get() is True and _numba_installed()
+    imported, ``fast_paths(numba=True)`` or ``xplayers.config.using(numba=True)``) and numba
+    is installed."""
+    return config.get("numba") is True and _numba_installed()
 
 
 @functools.cache

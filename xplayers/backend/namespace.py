@@ -92,7 +92,9 @@ def _use_device_of(x: Any) -> None:
 
 
 def _describe(name: str, x: Any) -> str:  # "x is a numpy array on device cpu"
-    return f"{name} is a {array_library(x)} array on device {device_of(x)}"
+    library = array_library(x)
+    article = "an" if library[:1].lower() in "aeiou" else "a"
+    return f"{name} is {article} {library} array on device {device_of(x)}"
 
 
 def _move_hint(device: str) -> str:

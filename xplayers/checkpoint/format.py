@@ -284,6 +284,11 @@ def training_record(where: str, meta: Mapping[str, Any],
         best_state=group(entries, BEST_STATE))
 
 
+def epochs_done(meta: Mapping[str, Any]) -> Any:
+    """The epoch count a Solver checkpoint's summary records (None if none; not checked)."""
+    return meta[EXTRA].get("epoch")
+
+
 def user_extra(meta: Mapping[str, Any]) -> dict[str, Any]:
     """What the Solver's ``checkpoint_extra`` held when the file was written ({} if none)."""
     user = meta[EXTRA].get(USER)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from ..backend.fast_paths import FastPaths
+from ..backend.fast_paths import FastPaths, library_of
 from ..backend.namespace import is_cupy_array
 from . import _norm_numpy
 
@@ -42,9 +42,33 @@ def normalize_portable(
     """
     mean = xp.mean(x, axis=axes, keepdims=True)
     centred = x - mean
-    var = xp.mean(centred * centred, axis=axes, keepdims=True)
-    inv_std = 1.0 / xp.sqrt(var + eps)
-    return centred * inv_std, inv_std, mean, var
+    if x.dtype == xp.float64 or library_of(xp) == "numpy":
+        # NumPy arrays live on the host: looking at var costs nothing, so the scaling
+        # below runs only where squares overflowed.
+        with np.errstate(over="ignore"):
+            var = xp.mean(centred * centred, axis=axes, keepdims=True)
+        if x.dtype == xp.float64 or bool(np.isfinite(var).all()):
+            inv_std = 1.0 / xp.sqrt(var + eps)
+            return centred * inv_std, inv_std, mean, var
+    return _scaled_statistics(xp, centred, mean, axes, eps)
+
+
+def _scaled_statistics(xp: ModuleType, centred: Any, mean: Any, axes: tuple[int, ...],
+                       eps: float) -> tuple[Any, Any, Any, Any]:
+    """:func:`normalize_portable` for float32/float16, whose squares overflow from
+    ``|x - mean|`` ~ 2e19 (float16: 256), which made ``inv_std`` 0 and the output ``beta``.
+
+    It squares ``(x - mean) / s``, ``s = 2^floor(log2 max|x - mean|)`` (at least 1): a power
+    of two, so every rounding is the unscaled formula's, and where nothing overflows the
+    results are that formula's bit for bit. No value is read back (on a GPU too).
+    """
+    one = xp.asarray(1.0, dtype=centred.dtype, device=centred.device)
+    amax = xp.max(xp.abs(centred), axis=axes, keepdims=True)
+    scale = 2.0 ** xp.floor(xp.log2(xp.maximum(amax, one)))
+    scaled = centred / scale
+    var_scaled = xp.mean(scaled * scaled, axis=axes, keepdims=True)
+    inv_std = 1.0 / (scale * xp.sqrt(var_scaled + eps / scale / scale))
+    return centred * inv_std, inv_std, mean, var_scaled * scale * scale
 
 
 def normalize_backward_portable(

@@ -65,7 +65,12 @@ def normalize(xp: ModuleType, x: Any, axes: tuple[int, ...], eps: float) -> Any:
     kept_shape = tuple(1 if i in axes else n for i, n in enumerate(x.shape))
     mean = sums(x, pqr) / count
     xhat = np.subtract(np.reshape(x, pqr), _column(mean))
-    var = dots(xhat, xhat, pqr) / count
+    with np.errstate(over="ignore"):  # an overflow is caught just below
+        var = dots(xhat, xhat, pqr) / count
+    if not np.isfinite(var).all():
+        # Squares overflowed (or NaN): the portable body scales them (bit for bit this
+        # path's numbers where nothing overflows).
+        return NotImplemented
     inv_std = 1.0 / np.sqrt(var + eps)
     xhat *= _column(inv_std)
     return (np.reshape(xhat, x.shape), np.reshape(inv_std, kept_shape),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any, NamedTuple
 
+from ..backend.blas_threads import matmul
 from ..backend.checks import (
     as_dtype,
     check_floating,
@@ -72,7 +73,7 @@ def affine_forward(x: Any, w: Any, b: Any | None) -> tuple[Any, AffineCache]:
                 f"{tuple(x.shape)}")
     if b is not None:
         check_shape(func, "b", b, (w.shape[1],), "M = w.shape[1]")
-    out = xp.reshape(x, (n, d)) @ w
+    out = matmul(xp, xp.reshape(x, (n, d)), w)
     if b is not None:
         out += b  # in place on the fresh product: no second (N, M) array
     return out, AffineCache(x, w, in_dtypes, b is not None)
@@ -108,7 +109,7 @@ def affine_backward(
     check_shape("affine_backward", "dout", dout, (n, w.shape[1]), "(N, M) as in the forward")
     dout = as_dtype(xp, dout, x.dtype)
     x_flat = xp.reshape(x, (n, w.shape[0]))
-    dw = xp.matrix_transpose(x_flat) @ dout
+    dw = matmul(xp, xp.matrix_transpose(x_flat), dout)
     db = xp.sum(dout, axis=0) if has_bias else None
-    dx = xp.reshape(dout @ xp.matrix_transpose(w), x.shape) if compute_dx else None
+    dx = xp.reshape(matmul(xp, dout, xp.matrix_transpose(w)), x.shape) if compute_dx else None
     return grads_as_inputs(xp, (dx, dw, db), in_dtypes)

@@ -22,7 +22,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from ..backend.blas_threads import conv_blas_threads, set_blas_threads
+from ..backend.blas_threads import blas_threads_for, matmul, set_blas_threads
 from ..backend.checks import (
     as_dtype,
     check_floating,
@@ -153,7 +153,7 @@ def conv_forward_portable(xp: ModuleType, x: Any, w: Any, b: Any,
         padded = xt
     cols = xp.stack([padded[:, :, g.rows(i), g.cols(j)] for _, i, j in g.offsets()], axis=1)
     cols = xp.reshape(cols, (g.c * g.hh * g.ww, g.n * g.ho * g.wo))
-    out = xp.reshape(w, (g.f, g.c * g.hh * g.ww)) @ cols + xp.reshape(b, (g.f, 1))
+    out = matmul(xp, xp.reshape(w, (g.f, g.c * g.hh * g.ww)), cols) + xp.reshape(b, (g.f, 1))
     out = xp.permute_dims(xp.reshape(out, (g.f, g.n, g.ho, g.wo)), (1, 0, 2, 3))
     return out, cols
 
@@ -162,12 +162,13 @@ def conv_backward_portable(
     xp: ModuleType, dout: Any, cols: Any, w: Any, g: ConvGeometry, compute_dx: bool
 ) -> tuple[Any, Any, Any]:
     dout2 = xp.reshape(xp.permute_dims(dout, (1, 0, 2, 3)), (g.f, g.n * g.ho * g.wo))
-    dw = xp.reshape(dout2 @ xp.matrix_transpose(cols), (g.f, g.c, g.hh, g.ww))
+    dw = xp.reshape(matmul(xp, dout2, xp.matrix_transpose(cols)), (g.f, g.c, g.hh, g.ww))
     db = xp.sum(dout2, axis=1)
     if not compute_dx:
         return None, dw, db
     w2 = xp.reshape(w, (g.f, g.c * g.hh * g.ww))
-    dcols = xp.reshape(xp.matrix_transpose(w2) @ dout2, (g.c, g.hh * g.ww, g.n, g.ho, g.wo))
+    dcols = xp.reshape(matmul(xp, xp.matrix_transpose(w2), dout2),
+                       (g.c, g.hh * g.ww, g.n, g.ho, g.wo))
     dpadded = xp.zeros((g.c, g.n, g.hp, g.wp), dtype=dout.dtype, device=dout.device)
     for k, i, j in g.offsets():
         rows, cols_ = g.rows(i), g.cols(j)
@@ -242,14 +243,19 @@ def _numpy_col2im_flat(
         target += staged[: target.size]
 
 
+def _multiply_adds(g: ConvGeometry) -> int:
+    """Multiply-adds of one pass's products (its blocks taken together)."""
+    return g.f * g.c * g.hh * g.ww * g.n * g.ho * g.wo
+
+
 def _conv_forward_numpy(xp: ModuleType, x: Any, w: Any, b: Any, g: ConvGeometry) -> tuple[Any, Any]:
-    with conv_blas_threads():
+    with blas_threads_for(_multiply_adds(g)):
         return _conv_forward_numpy_blocks(x, w, b, g)
 
 
 def _conv_backward_numpy(xp: ModuleType, dout: Any, saved: tuple[np.ndarray, int], w: Any,
                     g: ConvGeometry, compute_dx: bool) -> tuple[Any, Any, Any]:
-    with conv_blas_threads():
+    with blas_threads_for(_multiply_adds(g)):
         return _conv_backward_numpy_blocks(dout, saved, w, g, compute_dx)
 
 

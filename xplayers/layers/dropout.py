@@ -70,6 +70,11 @@ def dropout_forward(x: Any, dropout_param: Mapping[str, Any]) -> tuple[Any, Any]
                          f"an xplayers.RandomStream, got {seed!r}")
     if mode == "test":
         return x, None
+    scale, largest = 1.0 / (1.0 - p), float(xp.finfo(x.dtype).max)
+    if scale > largest:  # float16 (largest 65504) for p above about 0.99998
+        raise ValueError(f"{func}: p={p!r} scales the kept units by 1/(1-p) = {scale:.4g}, "
+                         f"beyond the largest {x.dtype} value {largest:.4g}; use a smaller p "
+                         "or a wider dtype")
     return _dropout(xp, x, uniform_like(x, xp, seed), p)
 
 

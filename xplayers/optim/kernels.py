@@ -179,7 +179,7 @@ def gather_definition(spec: UpdateSpec, count: int) -> ElementwiseDefinition:
     select = f"g{count - 1}[i - o{count - 1}]" if count > 1 else "g0[i]"
     for j in range(count - 2, -1, -1):
         here = f"g{j}[i - o{j}]" if j else "g0[i]"
-        select = f"XPLAYERS_SELECT(i < o{j + 1}, {here}, {select})"
+        select = f"XP_SELECT(i < o{j + 1}, {here}, {select})"
     flat = [name for name in formula.inputs if name != "g"]
     return ElementwiseDefinition(
         name=f"xplayers_{spec.name}_x{count}",
@@ -189,7 +189,7 @@ def gather_definition(spec: UpdateSpec, count: int) -> ElementwiseDefinition:
         out_params=", ".join(f"T {n}" for n in formula.outputs),
         operation=f"const T g_ = {select};\n"
                   + cuda_operation(formula, _CUDA_FUNCTIONS, loaded=("g",)),
-        preamble="#define XPLAYERS_SELECT(c, a, b) ((c) ? (a) : (b))",
+        preamble="#define XP_SELECT(c, a, b) ((c) ? (a) : (b))",
         options=_NO_FMA)
 
 

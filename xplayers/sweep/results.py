@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import shlex
 import shutil
 import socket
 from pathlib import Path
@@ -79,7 +80,9 @@ def best_train_command(study: Any) -> str:
         flag = "--lr" if name == "learning_rate" else "--" + name.replace("_", "-")
         if name == "hidden_dims":
             value = " ".join(str(value).split("x"))
-        parts.append(f"{flag} {_format(value) if isinstance(value, float) else value}")
+        # Floats in full (repr): a rounded learning rate would not repeat the trial.
+        text = repr(value) if isinstance(value, float) else str(value)
+        parts.append(f"{flag} {' '.join(shlex.quote(word) for word in text.split(' '))}")
     return " ".join(parts)
 
 

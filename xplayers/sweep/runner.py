@@ -83,10 +83,18 @@ def _load_study(storage: Any, name: str, seed: int) -> Any:
 
 
 def _defaults_in_space(space: SearchSpace) -> dict[str, Any] | None:
+    """The defaults' varying values, or None (saying why) when they lie outside ``space``."""
     defaults = asdict(TrainConfig())
     defaults["hidden_dims"] = "x".join(map(str, defaults["hidden_dims"]))
     defaults["normalization"] = defaults["normalization"] or "none"
-    return space.varying(defaults) if space.contains(defaults) else None
+    outside = space.outside(defaults)
+    if outside:
+        print(f"xplayers sweep: warning: the 'xplayers train' defaults lie outside the search "
+              f"space ({'; '.join(outside)}), so trial 0 is a sample of the space, not the "
+              "defaults; widen the space to include them, or pass --no-default-trial",
+              flush=True)
+        return None
+    return space.varying(defaults)
 
 
 def _create_study(storage: Any, options: SweepOptions) -> Any:

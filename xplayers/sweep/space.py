@@ -121,14 +121,19 @@ class SearchSpace:
 
     def contains(self, values: Mapping[str, Any]) -> bool:
         """Whether the varying part of ``values`` lies inside this space."""
+        return not self.outside(values)
+
+    def outside(self, values: Mapping[str, Any]) -> list[str]:
+        """One ``'name=value not in ...'`` text per varying entry ``values`` lies outside."""
+        found = []
         for name, spec in self.specs.items():
             value = values.get(name)
             if isinstance(spec, Range):
                 if value is None or not spec.low <= value <= spec.high:
-                    return False
+                    found.append(f"{name}={value!r} not in {spec.low}..{spec.high}")
             elif isinstance(spec, Choice) and value not in spec.options:
-                return False
-        return True
+                found.append(f"{name}={value!r} not in {'|'.join(map(str, spec.options))}")
+        return found
 
     def varying(self, values: Mapping[str, Any]) -> dict[str, Any]:
         """The entries of ``values`` that this space varies (what Optuna records as params)."""
@@ -209,6 +214,10 @@ def _check_value(name: str, value: Any) -> None:
 
 def _normalise(name: str, spec: Spec) -> Spec:
     if isinstance(spec, Range):
+        for end_name, end in (("low", spec.low), ("high", spec.high)):
+            if as_real(end) is None:
+                raise ValueError(f"search space range for {name!r}: {end_name} must be a "
+                                 f"number, got {end!r}")
         if not (math.isfinite(spec.low) and math.isfinite(spec.high)) or spec.low > spec.high:
             raise ValueError(f"search space range for {name!r} needs low <= high, got "
                              f"{spec.low}..{spec.high}")

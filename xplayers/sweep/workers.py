@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
+from .. import config
 from .claim import ClaimLock
 from .storage import fail_dead_local_trials
 
@@ -25,7 +26,7 @@ __all__ = ["WorkerPlan", "plan_workers", "run_worker_loop", "run_workers"]
 BLAS_THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS",
                          "BLIS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
 MAX_CPU_WORKERS = 8
-STORAGE_ENV = "XPLAYERS_SWEEP_STORAGE"
+STORAGE_ENV = config.ENVIRONMENT_VARIABLES["sweep_storage"]
 
 
 @dataclass(frozen=True)

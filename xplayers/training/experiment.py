@@ -54,6 +54,28 @@ class TrainResult:
     data: dict[str, Any]
 
 
+class TrainingInterrupted(KeyboardInterrupt):
+    """Ctrl-C during :func:`run_training`: a ``KeyboardInterrupt`` that carries the run so far.
+
+    ``result`` is a :class:`TrainResult` whose model holds the best parameters so far and
+    whose report is marked ``"interrupted": True`` (its accuracies are those recorded at the
+    best epoch; the test split is not measured); ``result.solver.checkpoint_name`` tells
+    where checkpoints went.
+    """
+
+    def __init__(self, result: TrainResult, stopped: str):
+        super().__init__(stopped)
+        self.result = result
+        self.stopped = stopped
+
+
+def best_epoch(solver: Solver) -> int | None:
+    """The epoch whose parameters the Solver kept (its best validation accuracy; 0 is the
+    start), or None before the first measurement."""
+    history = solver.val_acc_history
+    return history.index(max(history)) if history else None
+
+
 def dataset_options(config: TrainConfig) -> dict[str, Any]:
     """Keyword arguments for :func:`xplayers.data.load_dataset` implied by ``config``."""
     options: dict[str, Any] = {}
@@ -129,6 +151,23 @@ def resume_settings(path: str) -> TrainConfig:
     return TrainConfig(**settings)
 
 
+def saved_epoch(path: str) -> int:
+    """The epochs the run saved in ``path`` (by ``xplayers train --checkpoint``) has done.
+
+    Raises
+    ------
+    ValueError
+        Naming the file when it holds no such count.
+    """
+    from ..checkpoint import format as checkpoint_format
+
+    meta, _ = checkpoint_format.read(path)
+    epoch = checkpoint_format.epochs_done(meta)
+    if isinstance(epoch, bool) or not isinstance(epoch, int):
+        raise ValueError(f"checkpoint {path!r} does not say how many epochs it ran")
+    return epoch
+
+
 def run_training(config: TrainConfig, *, checkpoint_name: str | None = None,
                  resume: str | None = None,
                  epoch_callback: Callable[[Solver], None] | None = None) -> TrainResult:
@@ -181,12 +220,26 @@ def run_training(config: TrainConfig, *, checkpoint_name: str | None = None,
               f"({data['X_train'].shape[0]} train / {data['X_val'].shape[0]} val / "
               f"{data['X_test'].shape[0]} test examples) on device "
               f"{describe_device(device, config.device)}", flush=True)
+    start_epoch = solver.epoch
     start = time.perf_counter()
-    solver.train()
+    try:
+        solver.train()
+    except KeyboardInterrupt as exc:
+        if isinstance(exc, TrainingInterrupted):
+            raise
+        per_epoch = solver.sampler.batches_per_epoch
+        stopped = (f"epoch {solver.epoch + 1} of {config.epochs}, iteration "
+                   f"{len(solver.loss_history)} of {config.epochs * per_epoch}")
+        report = _interrupted_report(solver, config, device, start_epoch,
+                                     time.perf_counter() - start)
+        raise TrainingInterrupted(TrainResult(model=model, solver=solver, report=report,
+                                              data=data), stopped) from None
     seconds = time.perf_counter() - start
     report = {
         "device": device,
         "epochs": config.epochs,
+        "epochs_run": solver.epoch - start_epoch,
+        "start_epoch": start_epoch,
         "iterations": len(solver.loss_history),
         "seconds": round(seconds, 3),
         "train_accuracy": solver.check_accuracy(data["X_train"], data["y_train"]),
@@ -194,6 +247,8 @@ def run_training(config: TrainConfig, *, checkpoint_name: str | None = None,
         "test_accuracy": solver.check_accuracy(data["X_test"], data["y_test"]),
         "final_loss": solver.loss_history[-1],
         "best_val_accuracy": solver.best_val_acc,
+        "best_epoch": best_epoch(solver),
+        "interrupted": False,
         "model": type(model).__name__,
         "model_config": model.config,
         "settings": asdict(config),
@@ -203,3 +258,33 @@ def run_training(config: TrainConfig, *, checkpoint_name: str | None = None,
         "val_loss_history": solver.val_loss_history,
     }
     return TrainResult(model=model, solver=solver, report=report, data=data)
+
+
+def _interrupted_report(solver: Solver, config: TrainConfig, device: str, start_epoch: int,
+                        seconds: float) -> dict[str, Any]:
+    """The report of a run stopped by Ctrl-C: nothing is measured again (the user asked to
+    stop), so the accuracies are those recorded at the best epoch."""
+    best = best_epoch(solver)
+    train_history = solver.train_acc_history
+    return {
+        "device": device,
+        "epochs": config.epochs,
+        "epochs_run": solver.epoch - start_epoch,
+        "start_epoch": start_epoch,
+        "iterations": len(solver.loss_history),
+        "seconds": round(seconds, 3),
+        "train_accuracy": train_history[best] if best is not None else None,
+        "val_accuracy": solver.val_acc_history[best] if best is not None else None,
+        "test_accuracy": None,
+        "final_loss": solver.loss_history[-1] if solver.loss_history else None,
+        "best_val_accuracy": solver.best_val_acc if best is not None else None,
+        "best_epoch": best,
+        "interrupted": True,
+        "model": type(solver.model).__name__,
+        "model_config": solver.model.config,
+        "settings": asdict(config),
+        "loss_history": solver.loss_history,
+        "train_acc_history": train_history,
+        "val_acc_history": solver.val_acc_history,
+        "val_loss_history": solver.val_loss_history,
+    }

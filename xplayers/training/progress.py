@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 __all__ = ["accuracy_line", "loss_line", "progress_bar", "say", "summary"]
 
 
 def progress_bar(total: int, enabled: bool) -> Any:
-    """A tqdm bar over ``total`` iterations, or None (disabled, or tqdm not installed)."""
-    if not enabled:
+    """A tqdm bar over ``total`` iterations, or None (disabled, tqdm not installed, or output
+    that is not a terminal or a notebook, which would fill with carriage returns)."""
+    if not enabled or not (sys.stderr.isatty() or "ipykernel" in sys.modules):
         return None
     try:
         from tqdm.auto import tqdm

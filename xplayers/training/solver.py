@@ -307,10 +307,12 @@ class Solver:
                 self._record_accuracy(bar)
                 self._save_checkpoint()
                 self._call_epoch_callback()
-        except BaseException:
+        except BaseException as exc:
             # The steps that ran keep their losses; a failed step has rolled itself back.
             pending, self._pending_losses = self._pending_losses, []
             self.loss_history.extend(_model.floats(pending))
+            if isinstance(exc, KeyboardInterrupt) and getattr(self, "best_params", None):
+                self._restore_best()  # Ctrl-C keeps the work: the best model so far
             raise
         finally:
             if bar is not None:
@@ -361,7 +363,11 @@ class Solver:
     def _save_checkpoint(self) -> None:
         if self.checkpoint_name is None:
             return
-        self.save_checkpoint(f"{self.checkpoint_name}_epoch_{self.epoch}.npz")
+        path = f"{self.checkpoint_name}_epoch_{self.epoch}.npz"
+        try:
+            self.save_checkpoint(path)
+        except OSError as exc:  # a full disk, say: the error names the checkpoint file
+            raise type(exc)(exc.errno, exc.strerror or str(exc), path) from exc
 
     @classmethod
     def from_checkpoint(cls, path: str | os.PathLike[str], data: Mapping[str, Any],
