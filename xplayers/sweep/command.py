@@ -191,6 +191,11 @@ def _say_interrupted(args: argparse.Namespace, options: SweepOptions) -> None:
 
         study = optuna.load_study(study_name=options.study_name, storage=open_storage(where))
         trials = study.get_trials(deepcopy=False)
+        if args.workers == "1" and trials and trials[-1].state.name == "RUNNING":
+            # Ctrl-C landed before Optuna's own handler could mark this process's trial.
+            study._storage.set_trial_state_values(trials[-1]._trial_id,
+                                                  optuna.trial.TrialState.FAIL)
+            trials = study.get_trials(deepcopy=False)
         if trials and trials[-1].state.name == "FAIL":
             failed = f"; the running trial {trials[-1].number} was marked failed"
         kept = f"the study {options.study_name!r} ({len(trials)} trials) is kept in {redact(where)}"
