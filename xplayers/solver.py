@@ -7,6 +7,7 @@ import math
 import numbers
 import os
 import time
+import warnings
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -59,7 +60,7 @@ class Solver:
     print_every : int
         Print the training loss every this many iterations (when ``verbose``). The loss is
         read from the device only there and at the end of each epoch, which is also when a
-        NaN or infinite loss is noticed.
+        NaN or infinite loss is noticed (see :attr:`on_divergence`).
     verbose : bool
         Print progress and show a progress bar (tqdm, when installed).
     device : str or None
@@ -81,7 +82,13 @@ class Solver:
     best_params : dict
         The parameters with the best validation accuracy; the model holds them after
         :meth:`train`.
+    on_divergence : str (class attribute)
+        ``'raise'`` (here): a NaN or infinite loss raises :class:`TrainingDiverged`, the model
+        back at its best parameters. ``'warn'`` (:class:`xplayers.course.solver.Solver`, as
+        the course's): one ``RuntimeWarning``, and training and recording go on.
     """
+
+    on_divergence: str = "raise"
 
     def __init__(
         self,
@@ -153,6 +160,7 @@ class Solver:
 
     def _reset(self) -> None:
         self.epoch = 0
+        self._warned_divergence = False
         self.best_val_acc = 0.0
         self._record_best()
         self.loss_history: list[float] = []
@@ -201,7 +209,7 @@ class Solver:
         """Read the pending losses from the device at once into ``loss_history`` (floats).
 
         Raises :class:`TrainingDiverged` (via :meth:`_diverged`) at the first NaN or
-        infinite loss.
+        infinite loss, unless :attr:`on_divergence` is ``'warn'``.
         """
         pending, self._pending_losses = self._pending_losses, []
         values = _floats(pending)
@@ -209,8 +217,20 @@ class Solver:
         self.loss_history.extend(values)
         for offset, value in enumerate(values):
             if not math.isfinite(value):
+                if self.on_divergence == "warn":
+                    self._warn_diverged(value, first + offset + 1)
+                    return
                 del self.loss_history[first + offset:]
                 self._diverged(value, first + offset + 1)
+
+    def _warn_diverged(self, loss_value: float, iteration: int) -> None:
+        """The course's behaviour: warn once per run, record everything, keep training."""
+        if self._warned_divergence:
+            return
+        self._warned_divergence = True
+        warnings.warn(f"the training loss became {loss_value} at iteration {iteration} "
+                      f"(epoch {self.epoch + 1}); training goes on, as in the course",
+                      RuntimeWarning, stacklevel=2)
 
     def _diverged(self, loss_value: float, iteration: int) -> None:
         """Restore the best parameters and running statistics, then raise TrainingDiverged."""
