@@ -1,0 +1,129 @@
+"""The course's assignment-1 notebooks, replayed with only ``cs231n.`` -> ``xplayers.course.``.
+
+Each notebook's code cells (``tests/course_notebooks/<name>.py``, read from the public
+repository its header names; the student's parts filled from ``solutions.py``) run in a
+Jupyter kernel (nbclient), in a folder holding a synthetic CIFAR-10 in the course's own
+format (``cs231n/datasets/cifar-10-batches-py``: pickled dicts with b'data' uint8 (N, 3072)
+and b'labels'). No cell may fail, and every check the notebook prints must be within the
+tolerance the notebook states.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = Path(__file__).resolve().parent / "course_notebooks"
+_START = "*****START OF YOUR CODE"
+_END = "*****END OF YOUR CODE"
+
+
+def notebook_cells(name: str) -> list[str]:
+    """The notebook's code cells, the student's parts filled in, imports rewritten."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("_solutions", NOTEBOOKS / "solutions.py")
+    solutions_module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(solutions_module)
+    solutions = list(solutions_module.SOLUTIONS.get(name, []))
+    text = (NOTEBOOKS / f"{name}.py").read_text()
+    cells = [c.strip("\n") for c in text.split("# %%\n")[1:]]
+    filled = []
+    for cell in cells:
+        lines, out, inside = cell.split("\n"), [], False
+        for line in lines:
+            if _START in line:
+                inside = True
+                out.append(line)
+                indent = line[: len(line) - len(line.lstrip())]
+                if not solutions:
+                    raise AssertionError(f"{name}: more student parts than solutions")
+                out += [indent + s for s in solutions.pop(0).rstrip("\n").split("\n")]
+            elif _END in line:
+                inside = False
+                out.append(line)
+            elif not inside:
+                out.append(line)
+        filled.append(re.sub(r"\bcs231n\.", "xplayers.course.", "\n".join(out)))
+    if solutions:
+        raise AssertionError(f"{name}: {len(solutions)} solutions left unused")
+    return filled
+
+
+def write_cifar10(folder: Path, rows_per_batch: int, test_rows: int, seed: int = 0) -> None:
+    """A CIFAR-10 in the course's format: each class a noisy copy of its own prototype."""
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(seed)
+    prototypes = rng.integers(0, 128, size=(10, 3072), dtype=np.uint8)
+    for name, rows in [*((f"data_batch_{i}", rows_per_batch) for i in range(1, 6)),
+                       ("test_batch", test_rows)]:
+        labels = rng.integers(0, 10, rows)
+        data = prototypes[labels] + rng.integers(0, 128, size=(rows, 3072), dtype=np.uint8)
+        with (folder / name).open("wb") as f:
+            pickle.dump({b"batch_label": name.encode(), b"labels": labels.tolist(),
+                         b"data": data}, f, protocol=2)
+
+
+# Per notebook: the synthetic data's size (rows per training batch, test rows), and each
+# printed check with the bound its notebook states (pattern, bound, how many must appear).
+REPLAYS = {
+    "knn_2019": {
+        "data": (1000, 1000),
+        "checks": [(r"One loop difference was: ([-+0-9.eE]+)", 1e-3, 1),
+                   (r"No loop difference was: ([-+0-9.eE]+)", 1e-3, 1)],
+    },
+}
+
+
+def run_notebook(name: str, tmp_path: Path) -> tuple[int, str]:
+    """Execute the notebook; return the number of cells run and everything they printed."""
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    pytest.importorskip("matplotlib")
+    rows, test_rows = REPLAYS[name]["data"]
+    write_cifar10(tmp_path / "cs231n" / "datasets" / "cifar-10-batches-py", rows, test_rows)
+    cells = notebook_cells(name)
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    nbclient.NotebookClient(notebook, timeout=900, kernel_name="python3",
+                            resources={"metadata": {"path": str(tmp_path)}}).execute()
+    text = "".join(out.get("text", "") for cell in notebook.cells for out in cell.outputs
+                   if out.get("output_type") == "stream")
+    return len(cells), text
+
+
+@pytest.fixture
+def kernel_env(monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(
+        [str(ROOT), *filter(None, [os.environ.get("PYTHONPATH")])]))
+    monkeypatch.setenv("XPLAYERS_DEVICE", "cpu")
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    monkeypatch.delenv("XPLAYERS_COURSE_DATASETS", raising=False)
+
+
+def test_student_parts_and_imports_are_filled():
+    cells = notebook_cells("knn_2019")
+    source = "\n".join(cells)
+    assert "cs231n." not in source and "from xplayers.course.classifiers import" in source
+    assert "np.array_split(X_train, num_folds)" in source
+    assert "cs231n/datasets/cifar-10-batches-py" in source  # paths are not imports
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(REPLAYS))
+def test_course_notebook_replays(name, tmp_path, kernel_env, capsys):
+    num_cells, text = run_notebook(name, tmp_path)
+    worst = []
+    for pattern, bound, count in REPLAYS[name]["checks"]:
+        values = [float(v) for v in re.findall(pattern, text)]
+        assert len(values) >= count, (pattern, text)
+        assert max(values) < bound, (pattern, values, bound)
+        worst.append(f"{pattern.split('(')[0].strip()} {max(values):.3g} < {bound:g}")
+    with capsys.disabled():
+        print(f"\n[{name}] {num_cells} cells run, no error; worst: " + "; ".join(worst))
