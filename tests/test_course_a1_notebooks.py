@@ -1,6 +1,6 @@
 """The course's assignment-1 notebooks, replayed with only ``cs231n.`` -> ``xplayers.course.``.
 
-Each notebook's code cells (``tests/course_notebooks/<name>.py``, read from the public
+Each notebook's code cells (``tests/course_notebooks/<name>.ipy``, read from the public
 repository its header names; the student's parts filled from ``solutions.py``) run in a
 Jupyter kernel (nbclient), in a folder holding a synthetic CIFAR-10 in the course's own
 format (``cs231n/datasets/cifar-10-batches-py``: pickled dicts with b'data' uint8 (N, 3072)
@@ -32,7 +32,7 @@ def notebook_cells(name: str) -> list[str]:
     solutions_module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(solutions_module)
     solutions = list(solutions_module.SOLUTIONS.get(name, []))
-    text = (NOTEBOOKS / f"{name}.py").read_text()
+    text = (NOTEBOOKS / f"{name}.ipy").read_text()
     cells = [c.strip("\n") for c in text.split("# %%\n")[1:]]
     filled = []
     for cell in cells:
