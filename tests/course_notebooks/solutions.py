@@ -1,5 +1,5 @@
-"""The student's parts of the course's starter notebooks (``*****START OF YOUR CODE`` to
-``*****END OF YOUR CODE``), in the order they appear, per notebook file."""
+"""The student's parts of the course's starter notebooks (the bare ``pass`` after each TODO),
+in the order they appear, per notebook file."""
 
 SOLUTIONS: dict[str, list[str]] = {
     "knn_2019": [
@@ -19,6 +19,19 @@ for fold in range(num_folds):
     for k in k_choices:
         y_fold_pred = fold_classifier.predict_labels(fold_dists, k=k)
         k_to_accuracies[k].append(np.mean(y_fold_pred == y_train_folds[fold]))
+""",
+    ],
+    "svm_2019": [
+        """\
+for lr in learning_rates:
+    for reg in regularization_strengths:
+        candidate = LinearSVM()
+        candidate.train(X_train, y_train, learning_rate=lr, reg=reg, num_iters=300)
+        train_accuracy = np.mean(y_train == candidate.predict(X_train))
+        val_accuracy = np.mean(y_val == candidate.predict(X_val))
+        results[(lr, reg)] = (train_accuracy, val_accuracy)
+        if val_accuracy > best_val:
+            best_val, best_svm = val_accuracy, candidate
 """,
     ],
 }
