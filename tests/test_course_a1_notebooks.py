@@ -79,6 +79,22 @@ REPLAYS = {
         "checks": [(r"relative error: ([-+0-9.eE]+)", 1e-5, 20),
                    (r"^difference: ([-+0-9.eE]+)", 1e-6, 2)],
     },
+    "softmax_2019": {
+        "data": (10000, 1000),
+        "checks": [(r"relative error: ([-+0-9.eE]+)", 1e-5, 20),
+                   (r"Loss difference: ([-+0-9.eE]+)", 1e-6, 1),
+                   (r"Gradient difference: ([-+0-9.eE]+)", 1e-6, 1),
+                   # "our loss should be something close to -log(0.1)" = 2.302585
+                   (r"^loss: ([-+0-9.eE]+)", 2.302585 + 0.1, 1)],
+    },
+    "two_layer_net_2019": {
+        "data": (10000, 1000),
+        "checks": [(r"and correct scores:\n([-+0-9.eE]+)", 1e-7, 1),
+                   (r"and correct loss:\n([-+0-9.eE]+)", 1e-12, 1),
+                   (r"max relative error: ([-+0-9.eE]+)", 1e-8, 4),
+                   # "You should achieve a training loss less than 0.2."
+                   (r"Final training loss:  ([-+0-9.eE]+)", 0.2, 1)],
+    },
 }
 
 
@@ -125,6 +141,7 @@ def test_course_notebook_replays(name, tmp_path, kernel_env, capsys):
         values = [float(v) for v in re.findall(pattern, text, re.MULTILINE)]
         assert len(values) >= count, (pattern, text)
         assert max(values) < bound, (pattern, values, bound)
-        worst.append(f"{pattern.split('(')[0].strip()} {max(values):.3g} < {bound:g}")
+        label = pattern.split("(")[0].strip("^\\n :")
+        worst.append(f"{label}: {max(values):.3g} < {bound:g}")
     with capsys.disabled():
         print(f"\n[{name}] {num_cells} cells run, no error; worst: " + "; ".join(worst))

@@ -34,4 +34,30 @@ for lr in learning_rates:
             best_val, best_svm = val_accuracy, candidate
 """,
     ],
+    "softmax_2019": [
+        """\
+for lr in learning_rates:
+    for reg in regularization_strengths:
+        candidate = Softmax()
+        candidate.train(X_train, y_train, learning_rate=lr, reg=reg, num_iters=300)
+        train_accuracy = np.mean(y_train == candidate.predict(X_train))
+        val_accuracy = np.mean(y_val == candidate.predict(X_val))
+        results[(lr, reg)] = (train_accuracy, val_accuracy)
+        if val_accuracy > best_val:
+            best_val, best_softmax = val_accuracy, candidate
+""",
+    ],
+    "two_layer_net_2019": [
+        """\
+best_val = -1
+for lr, reg in [(1e-3, 0.25), (5e-4, 0.5)]:
+    candidate = TwoLayerNet(input_size, hidden_size, num_classes)
+    candidate.train(X_train, y_train, X_val, y_val, num_iters=300, batch_size=200,
+                    learning_rate=lr, learning_rate_decay=0.95, reg=reg)
+    candidate_val = (candidate.predict(X_val) == y_val).mean()
+    print('lr %e reg %e val accuracy: %f' % (lr, reg, candidate_val))
+    if candidate_val > best_val:
+        best_val, best_net = candidate_val, candidate
+""",
+    ],
 }
