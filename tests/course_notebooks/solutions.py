@@ -60,4 +60,23 @@ for lr, reg in [(1e-3, 0.25), (5e-4, 0.5)]:
         best_val, best_net = candidate_val, candidate
 """,
     ],
+    "features_2019": [
+        """\
+for lr in learning_rates:
+    for reg in regularization_strengths:
+        candidate = LinearSVM()
+        candidate.train(X_train_feats, y_train, learning_rate=lr, reg=reg, num_iters=300)
+        train_accuracy = np.mean(y_train == candidate.predict(X_train_feats))
+        val_accuracy = np.mean(y_val == candidate.predict(X_val_feats))
+        results[(lr, reg)] = (train_accuracy, val_accuracy)
+        if val_accuracy > best_val:
+            best_val, best_svm = val_accuracy, candidate
+""",
+        """\
+stats = net.train(X_train_feats, y_train, X_val_feats, y_val, num_iters=500,
+                  batch_size=200, learning_rate=0.5, learning_rate_decay=0.95, reg=1e-3)
+print('validation accuracy: %f' % (net.predict(X_val_feats) == y_val).mean())
+best_net = net
+""",
+    ],
 }

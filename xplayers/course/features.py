@@ -89,7 +89,7 @@ def rgb2gray(rgb: Any) -> Any:
                          f"{tuple(rgb.shape)}")
     rgb = xp.astype(rgb[..., :3], xp.float64)
     weights = xp.asarray(_GRAY_WEIGHTS, dtype=xp.float64, device=rgb.device)
-    return xp.sum(rgb * weights, axis=-1)
+    return rgb @ weights
 
 
 def hog_feature(im: Any) -> Any:
@@ -191,7 +191,7 @@ def color_histogram_hsv(
         raise ValueError(f"{func}: xmax must be larger than xmin, got xmin={xmin!r}, "
                          f"xmax={xmax!r}")
     rgb = _floating(xp, im) / xmax
-    if bool(xp.any(rgb > 1)) or bool(xp.any(rgb < 0)):
+    if float(xp.max(rgb)) > 1 or float(xp.min(rgb)) < 0:
         raise ValueError(f"{func}: im's values must lie in [0, xmax] = [0, {xmax}], got "
                          f"values from {float(xp.min(im))} to {float(xp.max(im))}")
     values = xp.reshape(_hue(xp, rgb) * xmax, (-1, 1))
