@@ -7,10 +7,11 @@ names), ``classifiers.fc_net``, ``classifiers.cnn``, ``optim``, ``solver``,
 ``classifiers.k_nearest_neighbor``, ``classifiers.linear_svm``, ``classifiers.softmax``,
 ``classifiers.linear_classifier``, ``classifiers.neural_net`` (2019) and ``features``. There
 is no second implementation: every name is an xplayers function or model, or (k-NN, the
-linear classifiers' SGD loop, the image features) exists only here. The one difference in meaning, converted at this
-package's boundary, is dropout: here, as in the course from 2019 on, ``dropout_param['p']``
-and ``FullyConnectedNet(dropout_keep_ratio=...)`` are KEEP probabilities (1 = no dropout);
-xplayers' own layers and models take the probability of DROPPING a unit.
+linear classifiers' SGD loop, the image features) exists only here. The one difference in
+meaning, converted at this package's boundary, is dropout: here, as in the course from 2019
+on, ``dropout_param['p']`` and ``FullyConnectedNet(dropout_keep_ratio=...)`` are KEEP
+probabilities (1 = no dropout); xplayers' own layers and models take the probability of
+DROPPING a unit.
 """
 
 from . import (
