@@ -100,6 +100,23 @@ REPLAYS = {
                    # "You should achieve a training loss less than 0.2."
                    (r"Final training loss:  ([-+0-9.eE]+)", 0.2, 1)],
     },
+    "svm_2024": {
+        "data": (10000, 1000),
+        "checks": [(r"relative error: ([-+0-9.eE]+)", 1e-5, 20),
+                   (r"^difference: ([-+0-9.eE]+)", 1e-6, 2)],
+    },
+    "two_layer_net_2024": {
+        "data": (10000, 1000),
+        # "around e-9 or less" (affine) / "on the order of e-8" (relu); "e-10 or less",
+        # "e-12", "e-9", "e-8" for the backward passes; "around e-7 or less" for the net
+        # (below 1e-6: the course's own printout has W1's 2.53e-07 at reg 0.7).
+        "checks": [(r"affine_forward function:\ndifference:  ([-+0-9.eE]+)", 1e-8, 1),
+                   (r"relu_forward function:\ndifference:  ([-+0-9.eE]+)", 1e-7, 1),
+                   (r"^d[xwb] error:  ([-+0-9.eE]+)", 1e-7, 9),
+                   (r"relative error: ([-+0-9.eE]+)", 1e-6, 8)],
+        # the search's learning rate of 10 diverges: the course Solver warns and goes on
+        "expect": ["training goes on, as in the course"],
+    },
     "features_2019": {
         "data": (10000, 1000),
         "checks": [],  # the notebook prints accuracies only
@@ -152,5 +169,7 @@ def test_course_notebook_replays(name, tmp_path, kernel_env, capsys):
         assert max(values) < bound, (pattern, values, bound)
         label = pattern.split("(")[0].strip("^\\n :")
         worst.append(f"{label}: {max(values):.3g} < {bound:g}")
+    for expected in REPLAYS[name].get("expect", []):
+        assert expected in text, (expected, text)
     with capsys.disabled():
         print(f"\n[{name}] {num_cells} cells run, no error; worst: " + "; ".join(worst))

@@ -79,4 +79,38 @@ print('validation accuracy: %f' % (net.predict(X_val_feats) == y_val).mean())
 best_net = net
 """,
     ],
+    "svm_2024": [
+        """\
+for lr in learning_rates:
+    for reg in regularization_strengths:
+        candidate = LinearSVM()
+        candidate.train(X_train, y_train, learning_rate=lr, reg=reg, num_iters=300)
+        train_accuracy = np.mean(y_train == candidate.predict(X_train))
+        val_accuracy = np.mean(y_val == candidate.predict(X_val))
+        results[(lr, reg)] = (train_accuracy, val_accuracy)
+        if val_accuracy > best_val:
+            best_val, best_svm = val_accuracy, candidate
+""",
+    ],
+    "two_layer_net_2024": [
+        """\
+solver = Solver(model, data, update_rule='sgd', optim_config={'learning_rate': 1e-3},
+                lr_decay=0.95, num_epochs=1, batch_size=200, print_every=100)
+solver.train()
+""",
+        # The search reaches a learning rate that diverges on CIFAR-10 (as students' do):
+        # the course's Solver warns and goes on.
+        """\
+best_val = -1
+for learning_rate in [1e-3, 1e1]:
+    candidate = TwoLayerNet(input_size, hidden_size, num_classes)
+    candidate_solver = Solver(candidate, data, update_rule='sgd',
+                              optim_config={'learning_rate': learning_rate},
+                              lr_decay=0.95, num_epochs=1, batch_size=200, verbose=False)
+    candidate_solver.train()
+    print('lr %e best val accuracy %f' % (learning_rate, candidate_solver.best_val_acc))
+    if candidate_solver.best_val_acc > best_val:
+        best_val, best_model = candidate_solver.best_val_acc, candidate
+""",
+    ],
 }
