@@ -100,6 +100,18 @@ REPLAYS = {
                    # "You should achieve a training loss less than 0.2."
                    (r"Final training loss:  ([-+0-9.eE]+)", 0.2, 1)],
     },
+    "knn_2024": {
+        "data": (1000, 1000),
+        "checks": [(r"One loop difference was: ([-+0-9.eE]+)", 1e-3, 1),
+                   (r"No loop difference was: ([-+0-9.eE]+)", 1e-3, 1)],
+    },
+    "softmax_2024": {
+        "data": (10000, 1000),
+        "checks": [(r"relative error: ([-+0-9.eE]+)", 1e-5, 20),
+                   (r"Loss difference: ([-+0-9.eE]+)", 1e-6, 1),
+                   (r"Gradient difference: ([-+0-9.eE]+)", 1e-6, 1),
+                   (r"^loss: ([-+0-9.eE]+)", 2.302585 + 0.1, 1)],
+    },
     "svm_2024": {
         "data": (10000, 1000),
         "checks": [(r"relative error: ([-+0-9.eE]+)", 1e-5, 20),
@@ -118,6 +130,10 @@ REPLAYS = {
         "expect": ["training goes on, as in the course"],
     },
     "features_2019": {
+        "data": (10000, 1000),
+        "checks": [],  # the notebook prints accuracies only
+    },
+    "features_2024": {
         "data": (10000, 1000),
         "checks": [],  # the notebook prints accuracies only
     },

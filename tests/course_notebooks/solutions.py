@@ -79,6 +79,19 @@ print('validation accuracy: %f' % (net.predict(X_val_feats) == y_val).mean())
 best_net = net
 """,
     ],
+    "softmax_2024": [
+        """\
+for lr in learning_rates:
+    for reg in regularization_strengths:
+        candidate = Softmax()
+        candidate.train(X_train, y_train, learning_rate=lr, reg=reg, num_iters=300)
+        train_accuracy = np.mean(y_train == candidate.predict(X_train))
+        val_accuracy = np.mean(y_val == candidate.predict(X_val))
+        results[(lr, reg)] = (train_accuracy, val_accuracy)
+        if val_accuracy > best_val:
+            best_val, best_softmax = val_accuracy, candidate
+""",
+    ],
     "svm_2024": [
         """\
 for lr in learning_rates:
@@ -113,4 +126,24 @@ for learning_rate in [1e-3, 1e1]:
         best_val, best_model = candidate_solver.best_val_acc, candidate
 """,
     ],
+    "features_2024": [
+        """\
+for lr in learning_rates:
+    for reg in regularization_strengths:
+        candidate = LinearSVM()
+        candidate.train(X_train_feats, y_train, learning_rate=lr, reg=reg, num_iters=300)
+        train_accuracy = np.mean(y_train == candidate.predict(X_train_feats))
+        val_accuracy = np.mean(y_val == candidate.predict(X_val_feats))
+        results[(lr, reg)] = (train_accuracy, val_accuracy)
+        if val_accuracy > best_val:
+            best_val, best_svm = val_accuracy, candidate
+""",
+        """\
+solver = Solver(net, data, update_rule='sgd', optim_config={'learning_rate': 0.1},
+                lr_decay=0.95, num_epochs=2, batch_size=200, print_every=100)
+solver.train()
+best_net = net
+""",
+    ],
 }
+SOLUTIONS["knn_2024"] = SOLUTIONS["knn_2019"]  # the same cells, the same student's parts
