@@ -81,7 +81,9 @@ REPLAYS = {
     },
     "svm_2019": {
         "data": (10000, 1000),
-        "checks": [(r"relative error: ([-+0-9.eE]+)", 1e-5, 20),
+        # "once in a while a dimension in the gradcheck will not match exactly" (the
+        # hinge's kinks): up to 2 of the 20 checks may miss
+        "checks": [(r"relative error: ([-+0-9.eE]+)", 1e-5, 20, 2),
                    (r"^difference: ([-+0-9.eE]+)", 1e-6, 2)],
     },
     "softmax_2019": {
@@ -89,8 +91,9 @@ REPLAYS = {
         "checks": [(r"relative error: ([-+0-9.eE]+)", 1e-5, 20),
                    (r"Loss difference: ([-+0-9.eE]+)", 1e-6, 1),
                    (r"Gradient difference: ([-+0-9.eE]+)", 1e-6, 1),
-                   # "our loss should be something close to -log(0.1)" = 2.302585
-                   (r"^loss: ([-+0-9.eE]+)", 2.302585 + 0.1, 1)],
+                   # "a rough sanity check, our loss should be something close to
+                   # -log(0.1)" = 2.3026 (no tolerance stated; W is drawn unseeded)
+                   (r"^loss: ([-+0-9.eE]+)", 2.302585 + 0.3, 1)],
     },
     "two_layer_net_2019": {
         "data": (10000, 1000),
@@ -110,11 +113,13 @@ REPLAYS = {
         "checks": [(r"relative error: ([-+0-9.eE]+)", 1e-5, 20),
                    (r"Loss difference: ([-+0-9.eE]+)", 1e-6, 1),
                    (r"Gradient difference: ([-+0-9.eE]+)", 1e-6, 1),
-                   (r"^loss: ([-+0-9.eE]+)", 2.302585 + 0.1, 1)],
+                   (r"^loss: ([-+0-9.eE]+)", 2.302585 + 0.3, 1)],
     },
     "svm_2024": {
         "data": (10000, 1000),
-        "checks": [(r"relative error: ([-+0-9.eE]+)", 1e-5, 20),
+        # "once in a while a dimension in the gradcheck will not match exactly" (the
+        # hinge's kinks): up to 2 of the 20 checks may miss
+        "checks": [(r"relative error: ([-+0-9.eE]+)", 1e-5, 20, 2),
                    (r"^difference: ([-+0-9.eE]+)", 1e-6, 2)],
     },
     "two_layer_net_2024": {
@@ -132,10 +137,12 @@ REPLAYS = {
     "features_2019": {
         "data": (10000, 1000),
         "checks": [],  # the notebook prints accuracies only
+        "expect": ["Done extracting features for 49000 / 49000 images"],
     },
     "features_2024": {
         "data": (10000, 1000),
         "checks": [],  # the notebook prints accuracies only
+        "expect": ["Done extracting features for 49000 / 49000 images"],
     },
 }
 
@@ -166,12 +173,18 @@ def kernel_env(monkeypatch):
     monkeypatch.delenv("XPLAYERS_COURSE_DATASETS", raising=False)
 
 
-def test_student_parts_and_imports_are_filled():
-    cells = notebook_cells("knn_2019")
-    source = "\n".join(cells)
-    assert "cs231n." not in source and "from xplayers.course.classifiers import" in source
+@pytest.mark.parametrize("name", sorted(REPLAYS))
+def test_student_parts_and_imports_are_filled(name):
+    source = "\n".join(notebook_cells(name))  # raises unless every student part is filled
+    assert not re.search(r"\bcs231n\.", source) and "xplayers.course." in source
+    assert "cs231n/datasets" in source or "get_CIFAR10_data()" in source  # paths stay
+    assert "google.colab" not in source
+
+
+def test_knn_folds_are_filled_in_place():
+    source = "\n".join(notebook_cells("knn_2019"))
+    assert "from xplayers.course.classifiers import KNearestNeighbor" in source
     assert "np.array_split(X_train, num_folds)" in source
-    assert "cs231n/datasets/cifar-10-batches-py" in source  # paths are not imports
 
 
 @pytest.mark.slow
@@ -179,12 +192,13 @@ def test_student_parts_and_imports_are_filled():
 def test_course_notebook_replays(name, tmp_path, kernel_env, capsys):
     num_cells, text = run_notebook(name, tmp_path)
     worst = []
-    for pattern, bound, count in REPLAYS[name]["checks"]:
+    for pattern, bound, count, *allowed in REPLAYS[name]["checks"]:
         values = [float(v) for v in re.findall(pattern, text, re.MULTILINE)]
         assert len(values) >= count, (pattern, text)
-        assert max(values) < bound, (pattern, values, bound)
+        misses = [v for v in values if not v < bound]
+        assert len(misses) <= (allowed[0] if allowed else 0), (pattern, values, bound)
         label = pattern.split("(")[0].strip("^\\n :")
-        worst.append(f"{label}: {max(values):.3g} < {bound:g}")
+        worst.append(f"{label}: {max(values):.3g} (bound {bound:g}, {len(misses)} over)")
     for expected in REPLAYS[name].get("expect", []):
         assert expected in text, (expected, text)
     with capsys.disabled():
