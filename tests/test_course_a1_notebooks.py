@@ -81,9 +81,11 @@ REPLAYS = {
     },
     "svm_2019": {
         "data": (10000, 1000),
-        # "once in a while a dimension in the gradcheck will not match exactly" (the
-        # hinge's kinks): up to 2 of the 20 checks may miss
-        "checks": [(r"relative error: ([-+0-9.eE]+)", 1e-5, 20, 2),
+        # "once in a while a dimension in the gradcheck will not match exactly": a check
+        # whose step (h * |x| ~ 1e-3 in a score) crosses a hinge's kink misses by ~1e-3;
+        # with CIFAR-like pixel spread that is up to half the checks. So: at least half
+        # exact (< 1e-5), none beyond a kink's size (5e-2); a wrong gradient misses all.
+        "checks": [(r"relative error: ([-+0-9.eE]+)", 1e-5, 20, 5e-2),
                    (r"^difference: ([-+0-9.eE]+)", 1e-6, 2)],
     },
     "softmax_2019": {
@@ -117,9 +119,11 @@ REPLAYS = {
     },
     "svm_2024": {
         "data": (10000, 1000),
-        # "once in a while a dimension in the gradcheck will not match exactly" (the
-        # hinge's kinks): up to 2 of the 20 checks may miss
-        "checks": [(r"relative error: ([-+0-9.eE]+)", 1e-5, 20, 2),
+        # "once in a while a dimension in the gradcheck will not match exactly": a check
+        # whose step (h * |x| ~ 1e-3 in a score) crosses a hinge's kink misses by ~1e-3;
+        # with CIFAR-like pixel spread that is up to half the checks. So: at least half
+        # exact (< 1e-5), none beyond a kink's size (5e-2); a wrong gradient misses all.
+        "checks": [(r"relative error: ([-+0-9.eE]+)", 1e-5, 20, 5e-2),
                    (r"^difference: ([-+0-9.eE]+)", 1e-6, 2)],
     },
     "two_layer_net_2024": {
@@ -192,11 +196,15 @@ def test_knn_folds_are_filled_in_place():
 def test_course_notebook_replays(name, tmp_path, kernel_env, capsys):
     num_cells, text = run_notebook(name, tmp_path)
     worst = []
-    for pattern, bound, count, *allowed in REPLAYS[name]["checks"]:
+    for pattern, bound, count, *kink in REPLAYS[name]["checks"]:
         values = [float(v) for v in re.findall(pattern, text, re.MULTILINE)]
         assert len(values) >= count, (pattern, text)
         misses = [v for v in values if not v < bound]
-        assert len(misses) <= (allowed[0] if allowed else 0), (pattern, values, bound)
+        if kink:  # the SVM's gradient checks: misses at the hinge's kinks only
+            assert len(misses) <= len(values) // 2, (pattern, values, bound)
+            assert max(values) < kink[0], (pattern, values, kink[0])
+        else:
+            assert not misses, (pattern, values, bound)
         label = pattern.split("(")[0].strip("^\\n :")
         worst.append(f"{label}: {max(values):.3g} (bound {bound:g}, {len(misses)} over)")
     for expected in REPLAYS[name].get("expect", []):
