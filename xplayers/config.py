@@ -44,7 +44,7 @@ ENVIRONMENT_VARIABLES = {
 }
 """Settings field -> the environment variable that sets it."""
 
-DATA_FOLDER_VARIABLES = ("XPLAYERS_COCO_DIR",)
+DATA_FOLDER_VARIABLES = ("XPLAYERS_COCO_DIR", "XPLAYERS_COURSE_DATASETS")
 """Environment variables naming where the course's data files are: no switches, read by the
 loaders on each call (so a notebook may set them just before), listed in the same docs table."""
 

@@ -10,11 +10,12 @@ staticmethod(handler)``, or an instance gets ``solver.on_divergence = handler``)
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = ["DivergenceHandler", "TrainingDiverged", "first_non_finite",
-           "restore_best_and_raise"]
+           "restore_best_and_raise", "warn_once_and_carry_on"]
 
 #: ``handler(solver, loss_value, iteration)``: ``iteration`` counts from 1, and
 #: ``solver.loss_history[iteration - 1]`` is ``loss_value``.
@@ -45,3 +46,14 @@ def restore_best_and_raise(solver: Any, loss_value: float, iteration: int) -> No
         f"statistics so far (val acc {solver.best_val_acc:.4f}). Try a smaller learning "
         f"rate (now {lr}) or weight_scale."
     )
+
+
+def warn_once_and_carry_on(solver: Any, loss_value: float, iteration: int) -> None:
+    """The course's behaviour: one ``RuntimeWarning`` per run, then training and recording go
+    on (the model ends at the parameters with the best validation accuracy)."""
+    if getattr(solver, "_warned_divergence", False):
+        return
+    solver._warned_divergence = True
+    warnings.warn(f"the training loss became {loss_value} at iteration {iteration} "
+                  f"(epoch {solver.epoch + 1}); training goes on, as in the course",
+                  RuntimeWarning, stacklevel=2)
