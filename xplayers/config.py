@@ -6,15 +6,15 @@ The environment is read once, when xplayers is imported, into a frozen :class:`S
 functions built on it (:func:`xplayers.fast_paths`, :func:`xplayers.layers.set_blas_threads`).
 What a switch is now: :func:`current` (or :func:`get` for one of them).
 
-=========================  ===================================================================
-``XPLAYERS_DEVICE``        ``auto`` (default), ``cpu``, ``cuda`` or ``cuda:N``: the device new
-                           work goes to (:func:`xplayers.default_device`)
-``XPLAYERS_NUMBA``         ``1`` on, anything else off (default): numba's kernels, each used
-                           only on calls big enough to pay
-``XPLAYERS_BLAS_THREADS``  a positive integer: BLAS threads for every product (default: the
-                           policy of :mod:`xplayers.backend.blas_threads`)
-``XPLAYERS_SWEEP_STORAGE`` the Optuna storage URL of ``xplayers sweep``'s worker processes
-=========================  ===================================================================
+==========================  ==================================================================
+``XPLAYERS_DEVICE``         ``auto`` (default), ``cpu``, ``cuda`` or ``cuda:N``: the device new
+                            work goes to (:func:`xplayers.default_device`)
+``XPLAYERS_NUMBA``          ``1`` on, anything else off (default): numba's kernels, each used
+                            only on calls big enough to pay
+``XPLAYERS_BLAS_THREADS``   a positive integer: BLAS threads for every product (default: the
+                            policy of :mod:`xplayers.backend.blas_threads`)
+``XPLAYERS_SWEEP_STORAGE``  the Optuna storage URL of ``xplayers sweep``'s worker processes
+==========================  ==================================================================
 
 The table in ``docs/configuration.md`` lists the same switches with everything that sets them.
 """
