@@ -114,7 +114,8 @@ def setup(app) -> None:
 
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
-exclude_patterns = ["_build", "**.ipynb_checkpoints", "README.md"]
+exclude_patterns = ["_build", "**.ipynb_checkpoints", "README.md",
+                    "_generated/benchmark_results.md"]  # included by benchmarks.md only
 templates_path = ["_templates"]
 
 # myst-nb: render the stored outputs; never run a notebook while building the docs.
